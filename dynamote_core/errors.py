@@ -9,6 +9,7 @@ fault and what to do next.
     ├── CatalogError           a catalog file that cannot be loaded or validated
     ├── ManifestError          a generated manifest the CRD schema or admission rejects
     └── ClusterError           anything from talking to a cluster
+        ├── KubeconfigError        a kubeconfig (or in-cluster config) that cannot be loaded
         ├── ClusterUnreachable     connection refused, DNS, TLS, timeouts
         │   └── ClusterTimeout         no answer within the call's timeout
         ├── ClusterForbidden       403: `.verb`, `.resource`, `.namespace`, `.can_i`
@@ -99,6 +100,10 @@ class ClusterError(DynamoteError):
     def __str__(self) -> str:
         base = super().__str__()
         return f"{base} {self.remedy}" if self.remedy else base
+
+
+class KubeconfigError(ClusterError):
+    """A kubeconfig that is missing, malformed or lacks the chosen context."""
 
 
 class ClusterUnreachable(ClusterError):

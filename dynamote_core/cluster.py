@@ -1,0 +1,377 @@
+"""What a cluster offers Dynamote: reachability, Dynamo CRD, operator, GPUs, HF secret.
+
+`get_cluster_status()` runs every check with read-only calls through
+`kube.call()` and reports each failed check as a problem with its remedy, so
+one missing permission does not hide the rest. It never reads a Secret's data:
+the HF secret is checked by name with a metadata-only request.
+
+Called by the app's cluster page and by `deployments.run_preflight()`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+from kubernetes.client import ApiClient, CoreV1Api, VersionApi
+from pydantic import BaseModel, Field
+
+from dynamote_core import kube
+from dynamote_core.errors import (
+    ClusterError,
+    ClusterForbidden,
+    ClusterNotFound,
+    ClusterUnreachable,
+)
+from dynamote_core.kube import list_contexts
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ApiVersionSetting",
+    "ClusterStatus",
+    "GpuPool",
+    "choose_api_version",
+    "discover_served_versions",
+    "get_cluster_status",
+    "list_contexts",
+    "list_gpu_pools",
+]
+
+T = TypeVar("T")
+
+DYNAMO_GROUP = "nvidia.com"
+DGD_PLURAL = "dynamographdeployments"
+KNOWN_VERSIONS = ("v1beta1", "v1alpha1")
+OPERATOR_SELECTOR = "app.kubernetes.io/name=dynamo-operator"
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+GPU_MEMORY_LABEL = "nvidia.com/gpu.memory"
+
+ApiVersionSetting = Literal["auto", "v1beta1", "v1alpha1"]
+
+
+class GpuPool(BaseModel):
+    """GPUs of one product and memory size across the cluster's nodes.
+
+    `free` is None when the pods using GPUs could not be listed.
+    `max_free_per_node` matters because one worker's GPUs must share a node.
+    """
+
+    product: str
+    memory_gib: float | None
+    total: int
+    free: int | None
+    nodes: int
+    max_free_per_node: int | None
+
+
+class ClusterStatus(BaseModel):
+    """The answer of `get_cluster_status()`; None means "could not check"."""
+
+    reachable: bool
+    server_version: str | None = None
+    context: str | None = None
+    namespace: str
+    namespace_exists: bool | None = None
+    crd_installed: bool | None = None
+    served_versions: list[str] = Field(default_factory=list)
+    api_version: str
+    operator_alive: bool | None = None
+    gpus: list[GpuPool] = Field(default_factory=list)
+    gpus_known: bool = True
+    hf_secret_name: str | None = None
+    hf_secret_exists: bool | None = None
+    problems: list[str] = Field(default_factory=list)
+
+
+def choose_api_version(
+    served_versions: list[str], setting: ApiVersionSetting | str = "auto"
+) -> str:
+    """The DGD apiVersion to emit: the user's setting, else v1beta1 when served."""
+    if setting in KNOWN_VERSIONS:
+        return setting
+    return "v1beta1" if "v1beta1" in served_versions else "v1alpha1"
+
+
+def discover_served_versions(api_client: ApiClient) -> list[str]:
+    """The DGD versions the cluster serves, from API discovery (`/apis/nvidia.com`).
+
+    Discovery needs no RBAC. Returns [] when the nvidia.com group is absent.
+    """
+    try:
+        group = kube.call(
+            kube.request_json,
+            api_client,
+            "GET",
+            f"/apis/{DYNAMO_GROUP}",
+            verb="get",
+            resource=f"apis/{DYNAMO_GROUP}",
+        )
+    except ClusterNotFound:
+        return []
+    versions = [str(v.get("version")) for v in group.get("versions") or []]
+    return [v for v in versions if _serves_graph_deployments(api_client, v)]
+
+
+def _serves_graph_deployments(api_client: ApiClient, version: str) -> bool:
+    try:
+        resources = kube.call(
+            kube.request_json,
+            api_client,
+            "GET",
+            f"/apis/{DYNAMO_GROUP}/{version}",
+            verb="get",
+            resource=f"apis/{DYNAMO_GROUP}/{version}",
+        )
+    except ClusterNotFound:
+        return False
+    names = {r.get("name") for r in resources.get("resources") or []}
+    return DGD_PLURAL in names
+
+
+def get_cluster_status(
+    api_client: ApiClient,
+    namespace: str,
+    hf_secret_name: str | None,
+    api_version_setting: ApiVersionSetting | str = "auto",
+    context: str | None = None,
+) -> ClusterStatus:
+    """Check everything Dynamote needs from a cluster, one problem per failed check.
+
+    Raises:
+        ClusterUnreachable: the API server cannot be reached at all.
+    """
+    problems: list[str] = []
+    server_version = _read_server_version(api_client)
+    served = _check(
+        problems, "API discovery", lambda: discover_served_versions(api_client)
+    )
+    crd_installed = None if served is None else bool(served)
+    if crd_installed is False:
+        problems.append(
+            "The DynamoGraphDeployment CRD is not installed: install the Dynamo "
+            "platform (its operator applies the CRDs)."
+        )
+
+    gpus = _check(problems, "GPUs", lambda: list_gpu_pools(api_client, problems))
+    status = ClusterStatus(
+        reachable=True,
+        server_version=server_version,
+        context=context,
+        namespace=namespace,
+        namespace_exists=_check(
+            problems, "namespace", lambda: _namespace_exists(api_client, namespace)
+        ),
+        crd_installed=crd_installed,
+        served_versions=served or [],
+        api_version=choose_api_version(served or [], api_version_setting),
+        operator_alive=_check(
+            problems, "operator", lambda: is_operator_alive(api_client)
+        ),
+        gpus=gpus or [],
+        gpus_known=gpus is not None,
+        hf_secret_name=hf_secret_name,
+        problems=problems,
+    )
+    if hf_secret_name:
+        status.hf_secret_exists = _check(
+            problems,
+            "HF secret",
+            lambda: has_secret(api_client, namespace, hf_secret_name),
+        )
+    _explain_status(status)
+    return status
+
+
+def _read_server_version(api_client: ApiClient) -> str | None:
+    try:
+        info = kube.call(
+            VersionApi(api_client).get_code, verb="get", resource="version"
+        )
+    except ClusterUnreachable:
+        raise
+    except ClusterError as exc:
+        logger.debug("server version unknown: %s", exc)
+        return None
+    return str(info.git_version)
+
+
+def _check(problems: list[str], what: str, check: Callable[[], T]) -> T | None:
+    """Run one check; any failure but "unreachable" becomes a problem, not an error."""
+    try:
+        return check()
+    except ClusterUnreachable:
+        raise
+    except ClusterForbidden as exc:
+        problems.append(
+            f"Cannot check {what}: missing permission to {exc.verb} {exc.resource}. "
+            f"Check with: {exc.can_i}"
+        )
+    except ClusterError as exc:
+        problems.append(f"Cannot check {what}: {exc}")
+    return None
+
+
+def _namespace_exists(api_client: ApiClient, namespace: str) -> bool:
+    try:
+        kube.call(
+            CoreV1Api(api_client).read_namespace,
+            namespace,
+            verb="get",
+            resource="namespaces",
+        )
+    except ClusterNotFound:
+        return False
+    return True
+
+
+def is_operator_alive(api_client: ApiClient) -> bool:
+    """True when a dynamo-operator pod is Running in any namespace."""
+    pods = kube.call(
+        CoreV1Api(api_client).list_pod_for_all_namespaces,
+        verb="list",
+        resource="pods",
+        label_selector=OPERATOR_SELECTOR,
+    )
+    return any(pod.status and pod.status.phase == "Running" for pod in pods.items)
+
+
+def has_secret(api_client: ApiClient, namespace: str, name: str) -> bool:
+    """True when the Secret exists; asks for metadata only and never reads its body."""
+    return kube.call(
+        kube.is_found,
+        api_client,
+        f"/api/v1/namespaces/{namespace}/secrets/{name}",
+        verb="get",
+        resource="secrets",
+        namespace=namespace,
+    )
+
+
+def list_gpu_pools(
+    api_client: ApiClient, problems: list[str] | None = None
+) -> list[GpuPool]:
+    """GPU capacity and free GPUs grouped by product and memory.
+
+    Free GPUs are allocatable minus the GPU requests of pods not yet finished.
+    When those pods cannot be listed, `free` is None and a problem is added.
+    """
+    core = CoreV1Api(api_client)
+    nodes = kube.call(core.list_node, verb="list", resource="nodes").items
+    capacity = {
+        _node_name(node): _allocatable_gpus(node)
+        for node in nodes
+        if _allocatable_gpus(node) > 0
+    }
+    used = _gpus_in_use(api_client, problems if problems is not None else [])
+    pools: dict[tuple[str, float | None], list[tuple[int, int | None]]] = {}
+    for node in nodes:
+        total = capacity.get(_node_name(node), 0)
+        if total == 0:
+            continue
+        free = None if used is None else max(0, total - used.get(_node_name(node), 0))
+        pools.setdefault(_gpu_kind(node), []).append((total, free))
+    return [
+        _build_pool(kind, counts) for kind, counts in sorted(pools.items(), key=str)
+    ]
+
+
+def _build_pool(
+    kind: tuple[str, float | None], counts: list[tuple[int, int | None]]
+) -> GpuPool:
+    frees = [free for _, free in counts]
+    known = (
+        None if any(free is None for free in frees) else [int(f or 0) for f in frees]
+    )
+    return GpuPool(
+        product=kind[0],
+        memory_gib=kind[1],
+        total=sum(total for total, _ in counts),
+        free=None if known is None else sum(known),
+        nodes=len(counts),
+        max_free_per_node=None if known is None else max(known),
+    )
+
+
+def _node_name(node: Any) -> str:
+    return str(node.metadata.name) if node.metadata else ""
+
+
+def _allocatable_gpus(node: Any) -> int:
+    allocatable = (node.status and node.status.allocatable) or {}
+    return _parse_count(allocatable.get(GPU_RESOURCE))
+
+
+def _gpu_kind(node: Any) -> tuple[str, float | None]:
+    labels = node.metadata.labels or {}
+    product = labels.get(GPU_PRODUCT_LABEL) or "unknown GPU"
+    memory_mib = _parse_count(labels.get(GPU_MEMORY_LABEL))
+    return product, round(memory_mib / 1024, 1) if memory_mib else None
+
+
+def _gpus_in_use(api_client: ApiClient, problems: list[str]) -> dict[str, int] | None:
+    try:
+        pods = kube.call(
+            CoreV1Api(api_client).list_pod_for_all_namespaces,
+            verb="list",
+            resource="pods",
+            field_selector="status.phase!=Succeeded,status.phase!=Failed",
+        ).items
+    except ClusterForbidden as exc:
+        problems.append(
+            "Cannot count free GPUs: missing permission to list pods in all "
+            f"namespaces. Check with: {exc.can_i}"
+        )
+        return None
+    used: dict[str, int] = {}
+    for pod in pods:
+        node_name = pod.spec.node_name if pod.spec else None
+        if node_name:
+            used[node_name] = used.get(node_name, 0) + pod_gpu_request(pod)
+    return used
+
+
+def pod_gpu_request(pod: Any) -> int:
+    """GPUs a pod holds, summed over containers (a GPU limit implies the request)."""
+    total = 0
+    for container in (pod.spec.containers if pod.spec else None) or []:
+        resources = container.resources
+        if resources is None:
+            continue
+        amounts = (resources.requests or {}) | (resources.limits or {})
+        total += _parse_count(amounts.get(GPU_RESOURCE))
+    return total
+
+
+def _parse_count(value: object) -> int:
+    try:
+        return int(str(value)) if value is not None else 0
+    except ValueError:
+        return 0
+
+
+def _explain_status(status: ClusterStatus) -> None:
+    problems = status.problems
+    if status.namespace_exists is False:
+        problems.append(
+            f"Namespace {status.namespace} does not exist: "
+            f"kubectl create namespace {status.namespace}"
+        )
+    if status.operator_alive is False:
+        problems.append(
+            "No running Dynamo operator pod (label app.kubernetes.io/name="
+            "dynamo-operator): install the Dynamo platform or check its pods."
+        )
+    if status.gpus_known and not status.gpus:
+        problems.append(
+            "No node offers nvidia.com/gpu: install the NVIDIA GPU operator or "
+            "device plugin, or use a cluster with GPU nodes."
+        )
+    if status.hf_secret_exists is False:
+        problems.append(
+            f"Secret {status.hf_secret_name} is missing in {status.namespace}: "
+            f"kubectl create secret generic {status.hf_secret_name} "
+            f"--from-literal=HF_TOKEN=<your token> -n {status.namespace}"
+        )
