@@ -100,7 +100,7 @@ def list_contexts(kubeconfig: str | None = None) -> tuple[list[str], str | None]
         )
     except (ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
         raise KubeconfigError(
-            f"The kubeconfig at {path} cannot be read: {_shorten(str(exc))}",
+            f"The kubeconfig at {path} cannot be read: {shorten(str(exc))}",
             remedy="Fix the file or choose another kubeconfig.",
         ) from exc
     names = [str(context["name"]) for context in contexts or []]
@@ -140,7 +140,7 @@ def new_api_client(
         where = "the in-cluster service account" if in_cluster else "the kubeconfig"
         raise KubeconfigError(
             f"Cannot load {where}"
-            f"{' context ' + repr(context) if context else ''}: {_shorten(str(exc))}",
+            f"{' context ' + repr(context) if context else ''}: {shorten(str(exc))}",
             remedy="Check the kubeconfig file and the context name.",
         ) from exc
 
@@ -273,7 +273,7 @@ def translate_api_exception(
     if isinstance(exc, urllib3.exceptions.HTTPError):
         return _translate_connection_error(exc, verb=verb, resource=resource)
     if not isinstance(exc, ApiException):
-        return ClusterError(_shorten(str(exc)))
+        return ClusterError(shorten(str(exc)))
 
     status = int(exc.status or 0)
     status_body = parse_status_body(exc.body)
@@ -374,7 +374,7 @@ def _status_message(
 ) -> str:
     message = status_body.get("message")
     if isinstance(message, str) and message.strip():
-        return _shorten(message.strip())
+        return shorten(message.strip())
     where = f" in namespace {namespace}" if namespace else ""
     return f"The API server answered {status} to {verb} {resource}{where}."
 
@@ -387,7 +387,7 @@ def _field_causes(status_body: dict[str, Any]) -> list[FieldError]:
         if not isinstance(cause, dict):
             continue
         field = str(cause.get("field") or "manifest")
-        problem = _shorten(str(cause.get("message") or cause.get("reason") or ""))
+        problem = shorten(str(cause.get("message") or cause.get("reason") or ""))
         errors.append(FieldError(field, problem))
     return errors
 
@@ -398,7 +398,7 @@ def is_webhook_failure(message: str) -> bool:
     return "failed calling webhook" in lowered or "conversion webhook" in lowered
 
 
-def _shorten(text: str, limit: int = MESSAGE_LIMIT) -> str:
+def shorten(text: str, limit: int = MESSAGE_LIMIT) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -1,0 +1,1108 @@
+"""DynamoGraphDeployments on a cluster: pre-flight, deploy, list, details, delete.
+
+Reads and writes DGDs and their pods through `kube.call()` only, so every
+request has the timeout, the retry policy and the error translation. A list of
+deployments costs exactly two requests (DGDs, then pods by label), whatever
+their number. Status is computed from what the operator has observed, never
+assumed from what was asked.
+
+It never builds a manifest (that is `manifest`), never reads a Secret's data,
+and never retries a create. Called by the app's deploy, deployments and details
+pages.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi
+from pydantic import BaseModel, Field
+
+from dynamote_core import kube
+from dynamote_core.catalog import Model
+from dynamote_core.cluster import (
+    ClusterStatus,
+    GpuPool,
+    get_cluster_status,
+)
+from dynamote_core.config import DeploymentConfig
+from dynamote_core.errors import (
+    AlreadyExists,
+    ClusterError,
+    ClusterNotFound,
+    ClusterTimeout,
+    ClusterUnreachable,
+)
+from dynamote_core.explain import (
+    Explanation,
+    KubeEvent,
+    PodStatus,
+    explain_failures,
+    parse_timestamp,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ComponentStatus",
+    "DeployResult",
+    "Deployment",
+    "DeploymentDetails",
+    "Explanation",
+    "FrontendService",
+    "KubeEvent",
+    "PodStatus",
+    "PreflightCheck",
+    "check_gpus",
+    "check_hf_secret",
+    "check_name",
+    "compute_status",
+    "delete_deployment",
+    "deploy",
+    "get_deployment_details",
+    "is_delete_stuck",
+    "list_deployments",
+    "run_preflight",
+]
+
+GROUP = "nvidia.com"
+PLURAL = "dynamographdeployments"
+DGD_LABEL = "nvidia.com/dynamo-graph-deployment-name"
+COMPONENT_LABEL = "nvidia.com/dynamo-component"
+COMPONENT_TYPE_LABEL = "nvidia.com/dynamo-component-type"
+FINALIZER = "nvidia.com/finalizer"
+CONFIG_ANNOTATION = "dynamote.io/config"
+STUCK_DELETE_SECONDS = 60
+LOG_TAIL_LINES = 20
+FRONTEND_PORT = 8000
+
+DeploymentState = Literal["Pending", "Deploying", "Running", "Failed", "Terminating"]
+Verdict = Literal["pass", "warn", "fail"]
+
+
+class ComponentStatus(BaseModel):
+    """One component of a graph: what was asked and what the operator reports."""
+
+    name: str
+    type: str
+    desired: int
+    ready: int
+
+
+class Deployment(BaseModel):
+    """One row of the Deployments page."""
+
+    name: str
+    namespace: str
+    model: str | None = None
+    engine: str | None = None
+    mode: str | None = None
+    status: DeploymentState
+    status_reason: str = ""
+    ready_replicas: int = 0
+    desired_replicas: int = 0
+    age_seconds: float | None = None
+    created: datetime | None = None
+    pod_health: str = "no pods"
+    pods: list[PodStatus] = Field(default_factory=list)
+    delete_stuck: bool = False
+
+
+class FrontendService(BaseModel):
+    """The `<name>-frontend` Service the operator creates for the frontend."""
+
+    name: str
+    port: int = FRONTEND_PORT
+    exists: bool = False
+
+
+class DeploymentDetails(BaseModel):
+    """Everything the details page shows about one deployment.
+
+    `config` is the `DeploymentConfig` read back from the dynamote.io/config
+    annotation, or None for a DGD Dynamote did not create.
+    """
+
+    deployment: Deployment
+    config: DeploymentConfig | None = None
+    components: list[ComponentStatus] = Field(default_factory=list)
+    pods: list[PodStatus] = Field(default_factory=list)
+    events: list[KubeEvent] = Field(default_factory=list)
+    frontend_service: FrontendService | None = None
+    port_forward: str | None = None
+    explanations: list[Explanation] = Field(default_factory=list)
+    manifest: dict[str, Any] = Field(default_factory=dict)
+
+
+class PreflightCheck(BaseModel):
+    """One check before a deploy: verdict, what was found, what to do."""
+
+    name: str
+    verdict: Verdict
+    message: str
+    fix: str = ""
+
+
+class DeployResult(BaseModel):
+    """The created DGD; `recovered` when a timed-out create was found to have landed."""
+
+    name: str
+    namespace: str
+    api_version: str
+    uid: str | None = None
+    recovered: bool = False
+    message: str = ""
+
+
+# ---------------------------------------------------------------- read
+
+
+def list_deployments(
+    api_client: ApiClient, namespace: str, api_version: str
+) -> list[Deployment]:
+    """The DGDs of a namespace with their status, in two API calls in total.
+
+    One list of DGDs and one list of pods by the DGD-name label; pods are matched
+    to their DGD here, never fetched per deployment.
+    """
+    dgds = _list_graph_deployments(api_client, namespace, api_version)
+    pods_by_dgd = _group_pods(_list_dgd_pods(api_client, namespace, None))
+    now = _now()
+    return [
+        summarize_deployment(dgd, pods_by_dgd.get(_name(dgd), []), now) for dgd in dgds
+    ]
+
+
+def get_deployment_details(
+    api_client: ApiClient,
+    namespace: str,
+    name: str,
+    api_version: str,
+    *,
+    operator_alive: bool | None = None,
+) -> DeploymentDetails:
+    """One deployment in full: settings, components, pods, events, Service, failures.
+
+    Raises:
+        ClusterNotFound: no DGD of that name in the namespace.
+    """
+    dgd = read_graph_deployment(api_client, namespace, name, api_version)
+    pods = [
+        to_pod_status(pod, _now())
+        for pod in _list_dgd_pods(api_client, namespace, name)
+    ]
+    events = _list_events(api_client, namespace, {name} | {p.name for p in pods})
+    logs = _read_failing_logs(api_client, namespace, pods)
+    now = _now()
+    deployment = summarize_deployment(dgd, pods, now)
+    frontend = _read_frontend_service(api_client, dgd)
+    return DeploymentDetails(
+        deployment=deployment,
+        config=read_config_annotation(dgd),
+        components=list_components(dgd),
+        pods=pods,
+        events=events,
+        frontend_service=frontend,
+        port_forward=port_forward_command(frontend.name, namespace)
+        if frontend
+        else None,
+        explanations=explain_failures(
+            dgd, pods, events, logs, now, operator_alive=operator_alive
+        ),
+        manifest=dgd,
+    )
+
+
+def read_graph_deployment(
+    api_client: ApiClient, namespace: str, name: str, api_version: str
+) -> dict[str, Any]:
+    """One DGD as a dict. Raises ClusterNotFound when it does not exist."""
+    result = kube.call(
+        CustomObjectsApi(api_client).get_namespaced_custom_object,
+        GROUP,
+        api_version,
+        namespace,
+        PLURAL,
+        name,
+        verb="get",
+        resource=PLURAL,
+        namespace=namespace,
+    )
+    return _as_dict(result)
+
+
+def _list_graph_deployments(
+    api_client: ApiClient, namespace: str, api_version: str
+) -> list[dict[str, Any]]:
+    listing = kube.call(
+        CustomObjectsApi(api_client).list_namespaced_custom_object,
+        GROUP,
+        api_version,
+        namespace,
+        PLURAL,
+        verb="list",
+        resource=PLURAL,
+        namespace=namespace,
+    )
+    items = _as_dict(listing).get("items") or []
+    return sorted(items, key=_name)
+
+
+def _list_dgd_pods(
+    api_client: ApiClient, namespace: str, name: str | None
+) -> list[dict[str, Any]]:
+    selector = f"{DGD_LABEL}={name}" if name else DGD_LABEL
+    return _list_json(
+        CoreV1Api(api_client).list_namespaced_pod,
+        namespace,
+        resource="pods",
+        label_selector=selector,
+    )
+
+
+def _list_events(
+    api_client: ApiClient, namespace: str, object_names: set[str]
+) -> list[KubeEvent]:
+    # One list of the namespace's events, filtered here: a field selector per
+    # object would cost one call per pod.
+    raw = _list_json(
+        CoreV1Api(api_client).list_namespaced_event, namespace, resource="events"
+    )
+    events = [
+        to_event(item)
+        for item in raw
+        if (item.get("involvedObject") or {}).get("name") in object_names
+    ]
+    never = datetime.min.replace(tzinfo=UTC)
+    return sorted(events, key=lambda e: e.last_seen or never, reverse=True)
+
+
+def _list_json(
+    fn: Any, namespace: str, *, resource: str, **kwargs: Any
+) -> list[dict[str, Any]]:
+    # Raw JSON rather than generated models: the same dict shape as custom
+    # objects, and no deserialization of fields we never show.
+    response = kube.call(
+        fn,
+        namespace,
+        verb="list",
+        resource=resource,
+        namespace=namespace,
+        _preload_content=False,
+        **kwargs,
+    )
+    items = json.loads(response.data or b"{}").get("items") or []
+    return [item for item in items if isinstance(item, dict)]
+
+
+def _read_failing_logs(
+    api_client: ApiClient, namespace: str, pods: list[PodStatus]
+) -> dict[str, list[str]]:
+    logs: dict[str, list[str]] = {}
+    for pod in pods:
+        if pod.reason in {"CrashLoopBackOff", "OOMKilled", "Error"}:
+            logs[pod.name] = _read_log_tail(api_client, namespace, pod.name)
+    return logs
+
+
+def _read_log_tail(api_client: ApiClient, namespace: str, pod_name: str) -> list[str]:
+    """The last log lines of a pod's crashed container (previous run first)."""
+    core = CoreV1Api(api_client)
+    for previous in (True, False):
+        try:
+            text = kube.call(
+                core.read_namespaced_pod_log,
+                pod_name,
+                namespace,
+                verb="get",
+                resource="pods/log",
+                namespace=namespace,
+                tail_lines=LOG_TAIL_LINES,
+                previous=previous,
+            )
+        except ClusterUnreachable:
+            raise
+        except ClusterError as exc:
+            logger.debug(
+                "no %s log for %s: %s",
+                "previous" if previous else "current",
+                pod_name,
+                exc,
+            )
+            continue
+        lines = str(text or "").splitlines()
+        if lines:
+            return lines[-LOG_TAIL_LINES:]
+    return []
+
+
+def _read_frontend_service(
+    api_client: ApiClient, dgd: dict[str, Any]
+) -> FrontendService | None:
+    name = frontend_service_name(dgd)
+    if name is None:
+        return None
+    namespace = _namespace(dgd)
+    try:
+        service = kube.call(
+            CoreV1Api(api_client).read_namespaced_service,
+            name,
+            namespace,
+            verb="get",
+            resource="services",
+            namespace=namespace,
+        )
+    except ClusterNotFound:
+        return FrontendService(name=name, exists=False)
+    ports = (service.spec.ports if service.spec else None) or []
+    port = int(ports[0].port) if ports else FRONTEND_PORT
+    return FrontendService(name=name, port=port, exists=True)
+
+
+def frontend_service_name(dgd: dict[str, Any]) -> str | None:
+    """`<dgd>-<frontend component, lower-cased>`, as the operator names it."""
+    for component in list_components(dgd):
+        if component.type == "frontend":
+            raw = f"{_name(dgd)}-{component.name.lower()}"
+            return raw.replace(".", "-")
+    return None
+
+
+def port_forward_command(service_name: str, namespace: str) -> str:
+    """The kubectl line that makes the frontend reachable on localhost:8000."""
+    return (
+        f"kubectl port-forward svc/{service_name} {FRONTEND_PORT}:{FRONTEND_PORT} "
+        f"-n {namespace}"
+    )
+
+
+# ---------------------------------------------------------------- status
+
+
+def summarize_deployment(
+    dgd: dict[str, Any], pods: list[PodStatus] | list[dict[str, Any]], now: datetime
+) -> Deployment:
+    """One Deployments-page row from a DGD dict and its pods."""
+    pod_statuses = [
+        p if isinstance(p, PodStatus) else to_pod_status(p, now) for p in pods
+    ]
+    metadata = dgd.get("metadata") or {}
+    annotations = metadata.get("annotations") or {}
+    components = list_components(dgd)
+    state, reason = compute_status(dgd, pod_statuses)
+    created = parse_timestamp(metadata.get("creationTimestamp"))
+    desired = sum(c.desired for c in components)
+    return Deployment(
+        name=_name(dgd),
+        namespace=_namespace(dgd),
+        model=annotations.get("dynamote.io/model"),
+        engine=annotations.get("dynamote.io/engine")
+        or (dgd.get("spec") or {}).get("backendFramework"),
+        mode=annotations.get("dynamote.io/mode"),
+        status=state,
+        status_reason=reason,
+        ready_replicas=sum(min(c.ready, c.desired) for c in components),
+        desired_replicas=desired,
+        age_seconds=(now - created).total_seconds() if created else None,
+        created=created,
+        pod_health=describe_pod_health(pod_statuses),
+        pods=pod_statuses,
+        delete_stuck=is_delete_stuck(dgd, now),
+    )
+
+
+def compute_status(
+    dgd: dict[str, Any], pods: list[PodStatus]
+) -> tuple[DeploymentState, str]:
+    """The truthful status of a DGD and the one-line reason for it.
+
+    Running only when the operator has observed the latest generation, every
+    component has all replicas ready, and the operator says so.
+    """
+    metadata = dgd.get("metadata") or {}
+    status = dgd.get("status") or {}
+    failing = [p for p in pods if p.is_failing]
+    if metadata.get("deletionTimestamp"):
+        return (
+            "Terminating",
+            "Deletion requested; waiting for the operator to clean up.",
+        )
+    if status.get("state") == "failed":
+        return "Failed", "The operator reports state failed."
+    if failing:
+        return "Failed", f"Pod {failing[0].name} is stuck in {failing[0].reason}."
+    if not status:
+        return "Pending", "The operator has not reported any status yet."
+    if any(p.reason == "Unschedulable" for p in pods):
+        return "Pending", "Pods cannot be scheduled yet."
+    if is_ready(dgd):
+        return "Running", "Every component is ready."
+    return "Deploying", _describe_progress(dgd)
+
+
+def is_ready(dgd: dict[str, Any]) -> bool:
+    """True when the operator has seen the latest spec and every component is ready."""
+    metadata = dgd.get("metadata") or {}
+    status = dgd.get("status") or {}
+    observed = status.get("observedGeneration")
+    if observed is None or observed != metadata.get("generation"):
+        return False
+    components = list_components(dgd)
+    if not components or any(c.ready < c.desired for c in components):
+        return False
+    ready_true = any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in status.get("conditions") or []
+    )
+    return bool(status.get("state") == "successful" or ready_true)
+
+
+def _describe_progress(dgd: dict[str, Any]) -> str:
+    metadata = dgd.get("metadata") or {}
+    status = dgd.get("status") or {}
+    if status.get("observedGeneration") != metadata.get("generation"):
+        return "The operator has not processed the latest spec yet."
+    waiting = [c.name for c in list_components(dgd) if c.ready < c.desired]
+    if waiting:
+        return "Waiting for ready replicas of: " + ", ".join(waiting) + "."
+    return "Waiting for the operator to report Ready."
+
+
+def list_components(dgd: dict[str, Any]) -> list[ComponentStatus]:
+    """Components with desired (spec) and ready (status) replicas, either API version.
+
+    v1beta1 has `spec.components` (list) and `status.components`; v1alpha1 has
+    `spec.services` (map) and `status.services`.
+    """
+    spec = dgd.get("spec") or {}
+    status = dgd.get("status") or {}
+    reported = status.get("components") or status.get("services") or {}
+    components = []
+    for name, type_, desired in _spec_components(spec):
+        ready = (reported.get(name) or {}).get("readyReplicas")
+        components.append(
+            ComponentStatus(
+                name=name, type=type_, desired=desired, ready=int(ready or 0)
+            )
+        )
+    return components
+
+
+def _spec_components(spec: dict[str, Any]) -> list[tuple[str, str, int]]:
+    if isinstance(spec.get("components"), list):
+        return [
+            (str(c.get("name")), str(c.get("type") or "worker"), _replicas(c))
+            for c in spec["components"]
+            if isinstance(c, dict)
+        ]
+    services = spec.get("services") or {}
+    return [
+        (str(name), _alpha_type(s), _replicas(s))
+        for name, s in services.items()
+        if isinstance(s, dict)
+    ]
+
+
+def _alpha_type(service: dict[str, Any]) -> str:
+    return str(
+        service.get("subComponentType") or service.get("componentType") or "worker"
+    )
+
+
+def _replicas(component: dict[str, Any]) -> int:
+    value = component.get("replicas")
+    return 1 if value is None else int(value)
+
+
+def describe_pod_health(pods: list[PodStatus]) -> str:
+    """ "3/3 ready", "1 failing" or "no pods"."""
+    if not pods:
+        return "no pods"
+    failing = sum(1 for p in pods if p.is_failing)
+    if failing:
+        return f"{failing} failing"
+    ready = sum(1 for p in pods if p.ready)
+    return f"{ready}/{len(pods)} ready"
+
+
+def is_delete_stuck(dgd: dict[str, Any], now: datetime | None = None) -> bool:
+    """True when a DGD has waited over a minute on the operator's finalizer.
+
+    The finalizer is removed by the operator; when the operator is gone the
+    DGD stays Terminating for ever.
+    """
+    metadata = dgd.get("metadata") or {}
+    deleted = parse_timestamp(metadata.get("deletionTimestamp"))
+    if deleted is None or FINALIZER not in (metadata.get("finalizers") or []):
+        return False
+    return ((now or _now()) - deleted).total_seconds() > STUCK_DELETE_SECONDS
+
+
+def to_pod_status(pod: dict[str, Any], now: datetime) -> PodStatus:
+    """A pod dict (as the API returns it) reduced to a `PodStatus`."""
+    metadata = pod.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    status = pod.get("status") or {}
+    containers = status.get("containerStatuses") or []
+    reason, message = _pod_failure(status, containers)
+    created = parse_timestamp(metadata.get("creationTimestamp"))
+    return PodStatus(
+        name=str(metadata.get("name") or ""),
+        component=labels.get(COMPONENT_LABEL),
+        component_type=labels.get(COMPONENT_TYPE_LABEL),
+        phase=str(status.get("phase") or "Unknown"),
+        ready=bool(containers) and all(c.get("ready") for c in containers),
+        restarts=sum(int(c.get("restartCount") or 0) for c in containers),
+        node=(pod.get("spec") or {}).get("nodeName"),
+        reason=reason,
+        message=message,
+        age_seconds=(now - created).total_seconds() if created else None,
+        image=_main_image(pod, containers),
+    )
+
+
+def _pod_failure(
+    status: dict[str, Any], containers: list[dict[str, Any]]
+) -> tuple[str | None, str | None]:
+    """The most telling reason a pod is not ready, with its message."""
+    for container in containers:
+        for state_key in ("state", "lastState"):
+            terminated = (container.get(state_key) or {}).get("terminated") or {}
+            if terminated.get("reason") == "OOMKilled":
+                return "OOMKilled", terminated.get(
+                    "message"
+                ) or "Container killed: out of memory."
+    for container in containers:
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") and waiting.get("reason") != "ContainerCreating":
+            return str(waiting["reason"]), waiting.get("message")
+    for condition in status.get("conditions") or []:
+        if (
+            condition.get("type") == "PodScheduled"
+            and condition.get("status") == "False"
+        ):
+            return str(condition.get("reason") or "Unschedulable"), condition.get(
+                "message"
+            )
+    for container in containers:
+        terminated = (container.get("state") or {}).get("terminated") or {}
+        if terminated.get("reason") and terminated.get("exitCode"):
+            return str(terminated["reason"]), terminated.get("message")
+    return None, status.get("message")
+
+
+def _main_image(pod: dict[str, Any], containers: list[dict[str, Any]]) -> str | None:
+    spec_containers = (pod.get("spec") or {}).get("containers") or []
+    for container in spec_containers:
+        if container.get("name") == "main":
+            return str(container.get("image"))
+    if spec_containers:
+        return str(spec_containers[0].get("image"))
+    return str(containers[0].get("image")) if containers else None
+
+
+def to_event(item: dict[str, Any]) -> KubeEvent:
+    """A core/v1 Event dict as a `KubeEvent`."""
+    involved = item.get("involvedObject") or {}
+    last_seen = (
+        item.get("lastTimestamp")
+        or item.get("eventTime")
+        or (item.get("metadata") or {}).get("creationTimestamp")
+    )
+    return KubeEvent(
+        type=str(item.get("type") or "Normal"),
+        reason=str(item.get("reason") or ""),
+        message=kube.shorten(str(item.get("message") or "")),
+        object=f"{involved.get('kind', '')}/{involved.get('name', '')}",
+        count=int(item.get("count") or 1),
+        last_seen=parse_timestamp(last_seen),
+    )
+
+
+def _group_pods(pods: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for pod in pods:
+        owner = ((pod.get("metadata") or {}).get("labels") or {}).get(DGD_LABEL)
+        if owner:
+            grouped.setdefault(owner, []).append(pod)
+    return grouped
+
+
+def read_config_annotation(dgd: dict[str, Any]) -> DeploymentConfig | None:
+    """The `DeploymentConfig` stored in the dynamote.io/config annotation, if valid."""
+    raw = ((dgd.get("metadata") or {}).get("annotations") or {}).get(CONFIG_ANNOTATION)
+    if not raw:
+        return None
+    try:
+        return DeploymentConfig.model_validate_json(raw)
+    except ValueError as exc:
+        logger.warning(
+            "annotation %s of %s is not a valid config: %s",
+            CONFIG_ANNOTATION,
+            _name(dgd),
+            exc,
+        )
+        return None
+
+
+# ---------------------------------------------------------------- pre-flight
+
+
+def run_preflight(
+    api_client: ApiClient, config: DeploymentConfig, model: Model, api_version: str
+) -> list[PreflightCheck]:
+    """Check a deployment against the cluster before any write.
+
+    Covers the namespace, the Dynamo CRD and served API version, the operator,
+    the name (taken, or a prefix of another graph's name), the HF secret and
+    free GPUs. Read-only.
+
+    Raises:
+        ClusterUnreachable: the API server cannot be reached.
+    """
+    status = get_cluster_status(
+        api_client, config.namespace, config.hf_secret_name, api_version
+    )
+    checks = [
+        check_namespace(status),
+        check_crd(status, api_version),
+        check_operator(status),
+    ]
+    if status.namespace_exists and status.crd_installed and status.served_versions:
+        names = _list_names_or_check(api_client, config, api_version, checks)
+        if names is not None:
+            checks += check_name(config, names)
+    checks.append(check_hf_secret(status, config, model))
+    checks.append(check_gpus(status, config, model))
+    return checks
+
+
+def _list_names_or_check(
+    api_client: ApiClient,
+    config: DeploymentConfig,
+    api_version: str,
+    checks: list[PreflightCheck],
+) -> list[str] | None:
+    try:
+        dgds = _list_graph_deployments(api_client, config.namespace, api_version)
+    except ClusterUnreachable:
+        raise
+    except ClusterError as exc:
+        checks.append(
+            PreflightCheck(
+                name="name",
+                verdict="warn",
+                message=f"Cannot list the deployments of {config.namespace}: {exc}",
+                fix="Grant list on dynamographdeployments to check names.",
+            )
+        )
+        return None
+    return [_name(dgd) for dgd in dgds]
+
+
+def check_namespace(status: ClusterStatus) -> PreflightCheck:
+    """The target namespace exists."""
+    ns = status.namespace
+    if status.namespace_exists:
+        return PreflightCheck(
+            name="namespace", verdict="pass", message=f"Namespace {ns} exists."
+        )
+    if status.namespace_exists is None:
+        return PreflightCheck(
+            name="namespace",
+            verdict="warn",
+            message=f"Cannot tell whether namespace {ns} exists.",
+            fix=f"Check with: kubectl get namespace {ns}",
+        )
+    return PreflightCheck(
+        name="namespace",
+        verdict="fail",
+        message=f"Namespace {ns} does not exist.",
+        fix=f"kubectl create namespace {ns}",
+    )
+
+
+def check_crd(status: ClusterStatus, api_version: str) -> PreflightCheck:
+    """The DGD CRD is installed and serves the chosen API version."""
+    if status.crd_installed is None:
+        return PreflightCheck(
+            name="crd",
+            verdict="warn",
+            message="Cannot tell whether the Dynamo CRDs are installed.",
+        )
+    if not status.crd_installed:
+        return PreflightCheck(
+            name="crd",
+            verdict="fail",
+            message="The DynamoGraphDeployment CRD is not installed.",
+            fix="Install the Dynamo platform chart; its operator applies the CRDs.",
+        )
+    if api_version not in status.served_versions:
+        served = ", ".join(status.served_versions)
+        return PreflightCheck(
+            name="crd",
+            verdict="fail",
+            message=f"The cluster does not serve nvidia.com/{api_version} "
+            f"(it serves {served}).",
+            fix=f"Choose API version {status.served_versions[0]} in the settings, "
+            "or upgrade the Dynamo operator.",
+        )
+    return PreflightCheck(
+        name="crd", verdict="pass", message=f"nvidia.com/{api_version} is served."
+    )
+
+
+def check_operator(status: ClusterStatus) -> PreflightCheck:
+    """A dynamo-operator pod is Running."""
+    if status.operator_alive:
+        return PreflightCheck(
+            name="operator", verdict="pass", message="The Dynamo operator is running."
+        )
+    if status.operator_alive is None:
+        return PreflightCheck(
+            name="operator",
+            verdict="warn",
+            message="Cannot tell whether the Dynamo operator is running.",
+            fix="Check with: kubectl get pods -A -l "
+            "app.kubernetes.io/name=dynamo-operator",
+        )
+    return PreflightCheck(
+        name="operator",
+        verdict="fail",
+        message="No Dynamo operator pod is running; nothing would create the pods.",
+        fix="Install the Dynamo platform, or check: kubectl get pods -A -l "
+        "app.kubernetes.io/name=dynamo-operator",
+    )
+
+
+def check_name(config: DeploymentConfig, existing: list[str]) -> list[PreflightCheck]:
+    """The name is free and neither a prefix of another graph's name nor the reverse.
+
+    Dynamo frontends find workers by name prefix, so `foo` and `foo-bar` in
+    one namespace would route requests to each other's workers.
+    """
+    name, ns = config.name, config.namespace
+    if name in existing:
+        taken = PreflightCheck(
+            name="name",
+            verdict="fail",
+            message=f"A deployment named {name} already exists in {ns}.",
+            fix="Choose another name, or delete the existing deployment first.",
+        )
+    else:
+        taken = PreflightCheck(
+            name="name", verdict="pass", message=f"The name {name} is free."
+        )
+    clashes = [
+        o for o in existing if o != name and (o.startswith(name) or name.startswith(o))
+    ]
+    if not clashes:
+        prefix = PreflightCheck(
+            name="name_prefix",
+            verdict="pass",
+            message="No other deployment name overlaps.",
+        )
+    else:
+        prefix = PreflightCheck(
+            name="name_prefix",
+            verdict="fail",
+            message=f"{name} and {', '.join(clashes)} in {ns} are prefixes of one "
+            "another; Dynamo frontends find workers by name prefix, so their "
+            "requests would cross.",
+            fix="Choose a name that neither starts another deployment's name nor "
+            "starts with one.",
+        )
+    return [taken, prefix]
+
+
+def check_hf_secret(
+    status: ClusterStatus, config: DeploymentConfig, model: Model
+) -> PreflightCheck:
+    """The HF token secret exists; only gated models cannot do without it."""
+    secret, ns = config.hf_secret_name, config.namespace
+    create = (
+        f"kubectl create secret generic {secret} "
+        f"--from-literal=HF_TOKEN=<your token> -n {ns}"
+    )
+    if not secret:
+        verdict: Verdict = "fail" if model.gated else "pass"
+        return PreflightCheck(
+            name="hf_secret",
+            verdict=verdict,
+            message=f"No HF token secret is set; {model.id} "
+            f"{'is gated and needs one' if model.gated else 'is public'}.",
+            fix="Set the secret name in the settings." if model.gated else "",
+        )
+    if status.hf_secret_exists:
+        return PreflightCheck(
+            name="hf_secret", verdict="pass", message=f"Secret {secret} exists."
+        )
+    if status.hf_secret_exists is None:
+        return PreflightCheck(
+            name="hf_secret",
+            verdict="warn",
+            message=f"Cannot tell whether secret {secret} exists in {ns}.",
+            fix=f"Check with: kubectl auth can-i get secrets -n {ns}",
+        )
+    # The pods reference the secret, so even a public model's pods wait for it.
+    return PreflightCheck(
+        name="hf_secret",
+        verdict="fail" if model.gated else "warn",
+        message=f"Secret {secret} does not exist in {ns}"
+        + (
+            f"; {model.id} is gated." if model.gated else "; the pods will wait for it."
+        ),
+        fix=create,
+    )
+
+
+def check_gpus(
+    status: ClusterStatus, config: DeploymentConfig, model: Model
+) -> PreflightCheck:
+    """Enough free GPUs with enough memory, each worker's GPUs on one node."""
+    workers = count_workers(config)
+    per_worker = config.gpus_per_worker
+    need_gib = estimate_gpu_need_gib(config, model)
+    if not status.gpus_known:
+        return PreflightCheck(
+            name="gpus",
+            verdict="warn",
+            message="Cannot read the cluster's GPUs.",
+            fix="Check with: kubectl auth can-i list nodes",
+        )
+    pools = [
+        p for p in status.gpus if need_gib is None or (p.memory_gib or 0) >= need_gib
+    ]
+    if any(p.free_by_node is None for p in pools):
+        return PreflightCheck(
+            name="gpus",
+            verdict="warn",
+            message="Cannot count free GPUs (pods in all namespaces cannot be listed).",
+            fix="Check with: kubectl auth can-i list pods -A",
+        )
+    placed = place_workers(
+        [dict(p.free_by_node or {}) for p in pools], workers, per_worker
+    )
+    memory = f" with at least {need_gib:.0f} GiB each" if need_gib else ""
+    wanted = f"{workers} worker(s) × {per_worker} GPU(s){memory}"
+    if placed == workers:
+        return PreflightCheck(
+            name="gpus", verdict="pass", message=f"Free GPUs fit {wanted}."
+        )
+    return PreflightCheck(
+        name="gpus",
+        verdict="fail",
+        message=f"Only {placed} of {wanted} fit on free GPUs "
+        f"({_describe_pools(status.gpus)}).",
+        fix="Lower replicas or GPUs per worker, pick a smaller model or context "
+        "length, or free GPUs by deleting other deployments.",
+    )
+
+
+def count_workers(config: DeploymentConfig) -> int:
+    """Worker pods the graph asks for (the frontend needs no GPU)."""
+    if config.mode == "disaggregated":
+        return config.prefill_replicas + config.decode_replicas
+    return config.replicas
+
+
+def estimate_gpu_need_gib(config: DeploymentConfig, model: Model) -> float | None:
+    """GiB one worker needs on each of its GPUs, or None when it cannot be told."""
+    from dynamote_core import memory
+
+    estimate = memory.estimate_memory(config, model)
+    value = getattr(estimate, "per_gpu_gib", None)
+    return float(value) if value else None
+
+
+def place_workers(
+    nodes_free: list[dict[str, int]], workers: int, per_worker: int
+) -> int:
+    """How many workers fit, each needing `per_worker` GPUs on a single node."""
+    free = sorted((n for pool in nodes_free for n in pool.values()), reverse=True)
+    placed = 0
+    for _ in range(workers):
+        for i, available in enumerate(free):
+            if available >= per_worker:
+                free[i] -= per_worker
+                placed += 1
+                break
+        else:
+            break
+    return placed
+
+
+def _describe_pools(pools: list[GpuPool]) -> str:
+    if not pools:
+        return "the cluster has no GPUs"
+    return "; ".join(
+        f"{p.product} {p.memory_gib or '?'} GiB: {'?' if p.free is None else p.free}"
+        f" of {p.total} free"
+        for p in pools
+    )
+
+
+# ---------------------------------------------------------------- write
+
+
+def deploy(
+    api_client: ApiClient, manifest: dict[str, Any], api_version: str
+) -> DeployResult:
+    """Dry-run then create one DGD; never creates twice.
+
+    A timed-out or dropped create is not repeated: the DGD is read back by name
+    and accepted only when it carries this manifest's config.
+
+    Raises:
+        ClusterInvalid: the dry run (or create) was rejected; `.causes` per field.
+        AlreadyExists: a DGD of that name exists.
+        OperatorUnavailable: the Dynamo admission webhook did not answer.
+        ClusterTimeout: the create's outcome is unknown and no DGD was found.
+    """
+    namespace = _namespace(manifest)
+    name = _name(manifest)
+    create = CustomObjectsApi(api_client).create_namespaced_custom_object
+    args = (GROUP, api_version, namespace, PLURAL)
+    try:
+        # A dry run persists nothing, so repeating it on a transient error is safe.
+        kube.call(
+            create,
+            *args,
+            verb="create",
+            resource=PLURAL,
+            namespace=namespace,
+            retry=True,
+            body=manifest,
+            dry_run="All",
+        )
+        created = kube.call(
+            create,
+            *args,
+            verb="create",
+            resource=PLURAL,
+            namespace=namespace,
+            retry=False,
+            body=manifest,
+        )
+    except AlreadyExists as exc:
+        raise _already_exists(name, namespace) from exc
+    except ClusterUnreachable as exc:
+        return _recover_create(api_client, manifest, api_version, exc)
+    return DeployResult(
+        name=name,
+        namespace=namespace,
+        api_version=api_version,
+        uid=(_as_dict(created).get("metadata") or {}).get("uid"),
+        message=f"Created DynamoGraphDeployment {name} in {namespace}.",
+    )
+
+
+def _recover_create(
+    api_client: ApiClient,
+    manifest: dict[str, Any],
+    api_version: str,
+    failure: ClusterUnreachable,
+) -> DeployResult:
+    """After a create with no answer: find out whether it landed, do not repeat it."""
+    name, namespace = _name(manifest), _namespace(manifest)
+    logger.warning("create of %s in %s got no answer; reading it back", name, namespace)
+    try:
+        existing = read_graph_deployment(api_client, namespace, name, api_version)
+    except ClusterNotFound:
+        raise ClusterTimeout(
+            f"The create of {name} in {namespace} got no answer and the "
+            "DynamoGraphDeployment does not exist.",
+            remedy="Nothing was created; check that the cluster is reachable, "
+            "then deploy again.",
+        ) from failure
+    if not is_same_deployment(existing, manifest):
+        raise _already_exists(name, namespace) from failure
+    return DeployResult(
+        name=name,
+        namespace=namespace,
+        api_version=api_version,
+        uid=(existing.get("metadata") or {}).get("uid"),
+        recovered=True,
+        message=f"Created DynamoGraphDeployment {name} in {namespace} "
+        "(confirmed after a timeout).",
+    )
+
+
+def is_same_deployment(existing: dict[str, Any], manifest: dict[str, Any]) -> bool:
+    """True when the cluster's DGD is the one this manifest created.
+
+    Compares the dynamote.io/config annotation when the manifest has one, else
+    checks that the manifest's spec is contained in the cluster's (which the
+    webhook may have defaulted further).
+    """
+    ours = ((manifest.get("metadata") or {}).get("annotations") or {}).get(
+        CONFIG_ANNOTATION
+    )
+    if ours:
+        theirs = ((existing.get("metadata") or {}).get("annotations") or {}).get(
+            CONFIG_ANNOTATION
+        )
+        return bool(theirs == ours)
+    return _is_contained(manifest.get("spec"), existing.get("spec"))
+
+
+def _is_contained(part: object, whole: object) -> bool:
+    if isinstance(part, dict) and isinstance(whole, dict):
+        return all(k in whole and _is_contained(v, whole[k]) for k, v in part.items())
+    if isinstance(part, list) and isinstance(whole, list):
+        return len(part) == len(whole) and all(
+            _is_contained(p, w) for p, w in zip(part, whole, strict=True)
+        )
+    return part == whole
+
+
+def _already_exists(name: str, namespace: str) -> AlreadyExists:
+    return AlreadyExists(
+        f"A DynamoGraphDeployment named {name} already exists in {namespace}.",
+        status=409,
+        remedy="Choose another name, or delete the existing deployment first.",
+    )
+
+
+def delete_deployment(
+    api_client: ApiClient, namespace: str, name: str, api_version: str
+) -> None:
+    """Delete a DGD with background propagation (the operator removes its children).
+
+    Raises:
+        ClusterNotFound: no DGD of that name.
+    """
+    kube.call(
+        CustomObjectsApi(api_client).delete_namespaced_custom_object,
+        GROUP,
+        api_version,
+        namespace,
+        PLURAL,
+        name,
+        verb="delete",
+        resource=PLURAL,
+        namespace=namespace,
+        propagation_policy="Background",
+    )
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _name(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("name") or "")
+
+
+def _namespace(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("namespace") or "default")
+
+
+def _as_dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
