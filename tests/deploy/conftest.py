@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,19 @@ DEPLOY = REPO / "deploy"
 Manifest = dict[str, Any]
 
 
-def find_tool(name: str) -> str:
+def locate_tool(name: str) -> str:
     """A dev tool installed by a wheel next to this interpreter, else on PATH."""
     beside = Path(sys.executable).parent / name
     found = str(beside) if beside.is_file() else shutil.which(name)
     if found is None:
         pytest.fail(f"{name} is missing: run scripts/setup --dev")
     return found
+
+
+@pytest.fixture(scope="session")
+def find_tool() -> Callable[[str], str]:
+    """`locate_tool`, for test modules (conftest is not importable from them)."""
+    return locate_tool
 
 
 def load_documents(path: Path) -> list[Manifest]:
@@ -49,7 +56,7 @@ def kustomization() -> Manifest:
 @pytest.fixture(scope="session")
 def built_manifests() -> list[Manifest]:
     """What `kubectl apply -k deploy/` would send, built offline by kustomize."""
-    kubectl = find_tool("kubectl")
+    kubectl = locate_tool("kubectl")
 
     result = subprocess.run(
         [kubectl, "kustomize", str(DEPLOY)],
