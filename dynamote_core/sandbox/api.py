@@ -1,0 +1,964 @@
+"""The Kubernetes REST API of the sandbox: routing, verbs, semantics, Status bodies.
+
+Turns one parsed HTTP request into one response over the `Store`: discovery, core
+resources, DynamoGraphDeployments in v1beta1 and v1alpha1, watches, pod logs, the
+service proxy, RBAC denials and the dead-webhook mode. It does no socket I/O (the
+HTTP layer in `server.py` does) and never runs the simulated operator.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import re
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from dynamote_core.errors import FieldError
+from dynamote_core.sandbox import convert
+from dynamote_core.sandbox.cluster import KUBE_VERSION
+from dynamote_core.sandbox.selectors import (
+    apply_json_patch,
+    apply_merge_patch,
+    match_fields,
+    match_labels,
+)
+from dynamote_core.sandbox.store import Obj, ResourceVersionTooOld, Store, now_rfc3339
+
+logger = logging.getLogger(__name__)
+
+GROUP = "nvidia.com"
+DGD = "dynamographdeployments"
+FINALIZER = "nvidia.com/finalizer"
+USER = "system:serviceaccount:dynamo-system:dynamote"
+WEBHOOK_ERROR = (
+    'Internal error occurred: failed calling webhook "vdynamographdeployment.kb.io": '
+    'failed to call webhook: Post "https://dynamo-operator-webhook-service.dynamo-system.svc:443'
+    '/validate-nvidia-com-{version}-dynamographdeployment?timeout=10s": '
+    "dial tcp 10.96.187.12:443: connect: connection refused"
+)
+_SEMVER_TAG = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
+_DNS_NAME = re.compile(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
+
+# Core resources served: kind, namespaced, verbs, short names.
+CORE: dict[str, tuple[str, bool, list[str], list[str]]] = {
+    "namespaces": ("Namespace", False, ["create", "get", "list", "watch"], ["ns"]),
+    "nodes": ("Node", False, ["get", "list", "watch"], ["no"]),
+    "pods": ("Pod", True, ["delete", "get", "list", "watch"], ["po"]),
+    "secrets": ("Secret", True, ["create", "delete", "get", "list", "watch"], []),
+    "services": ("Service", True, ["get", "list", "watch"], ["svc"]),
+    "events": ("Event", True, ["get", "list", "watch"], ["ev"]),
+}
+DGD_VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
+
+
+class ApiError(Exception):
+    """An answer that is a Kubernetes Status with a failure code."""
+
+    def __init__(
+        self, code: int, reason: str, message: str, details: Obj | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code, self.reason, self.message, self.details = (
+            code,
+            reason,
+            message,
+            details,
+        )
+
+    def body(self) -> Obj:
+        status: Obj = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details is not None:
+            status["details"] = self.details
+        return status
+
+
+@dataclass
+class Request:
+    """One HTTP request, already read off the socket."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes = b""
+
+    @property
+    def accept(self) -> str:
+        return self.headers.get("accept", "")
+
+
+@dataclass
+class Response:
+    """One answer: a body, or a stream of chunks."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    stream: Iterator[bytes] | None = None
+
+    @classmethod
+    def json(cls, status: int, obj: Obj) -> Response:
+        return cls(status, json.dumps(obj).encode())
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a path addresses."""
+
+    group: str
+    version: str
+    resource: str
+    namespace: str | None = None
+    name: str | None = None
+    subresource: str | None = None
+    rest: str = ""
+
+
+def status_error(code: int, reason: str, message: str) -> Response:
+    return Response.json(code, ApiError(code, reason, message).body())
+
+
+def load_validator() -> Callable[[Obj], list[FieldError]]:
+    """`dynamote_core.schema.validate_graph_deployment`, or minimal checks until it exists."""
+    try:
+        module = importlib.import_module("dynamote_core.schema")
+    except ImportError:
+        return check_graph_deployment_minimally
+    validator: Callable[[Obj], list[FieldError]] = module.validate_graph_deployment
+    return validator
+
+
+def check_graph_deployment_minimally(obj: Obj) -> list[FieldError]:
+    """The admission rules that matter most: components exist, images carry a version."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return [FieldError("spec", "Required value")]
+    components = spec.get("components") or []
+    if not components:
+        return [FieldError("spec.components", "must have at least one component")]
+    errors = []
+    for index, component in enumerate(components):
+        containers = ((component.get("podTemplate") or {}).get("spec") or {}).get(
+            "containers"
+        ) or []
+        image = next(
+            (c.get("image") for c in containers if c.get("name") == "main"), None
+        )
+        where = f"spec.components[{index}]"
+        if not image:
+            errors.append(
+                FieldError(
+                    f"{where}.podTemplate",
+                    "a container named main with an image is required",
+                )
+            )
+        elif not component.get("runtimeVersionOverride") and not _SEMVER_TAG.match(
+            image.rsplit(":", 1)[-1] if ":" in image.split("/")[-1] else ""
+        ):
+            errors.append(
+                FieldError(
+                    f"{where}.runtimeVersionOverride",
+                    f"image {image!r} has no semver tag; set runtimeVersionOverride",
+                )
+            )
+    return errors
+
+
+class KubeApi:
+    """The API server's logic over a store; `handle()` is its only entry point."""
+
+    def __init__(self, store: Store, served_versions: tuple[str, ...]) -> None:
+        self.store = store
+        self.served_versions = tuple(served_versions)
+        self.operator_available = True
+        self._lock = threading.Lock()
+        self._denied: set[tuple[str, str, str | None]] = set()
+        self._backends: dict[tuple[str, str, str], str] = {}
+        self.validate: Callable[[Obj], list[FieldError]] = load_validator()
+
+    # -- configuration used by Sandbox -------------------------------------------------
+
+    def deny(self, verb: str, resource: str, namespace: str | None = None) -> None:
+        with self._lock:
+            self._denied.add((verb, resource, namespace))
+
+    def allow_all(self) -> None:
+        with self._lock:
+            self._denied.clear()
+
+    def register_service_backend(
+        self, namespace: str, service: str, port: int | str, url: str
+    ) -> None:
+        with self._lock:
+            self._backends[(namespace, service, str(port))] = url.rstrip("/")
+
+    # -- dispatch ----------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        """Serve one request; every failure becomes a Status body."""
+        try:
+            return self._route(request)
+        except ApiError as error:
+            return Response.json(error.code, error.body())
+
+    def _route(self, request: Request) -> Response:
+        parts = [p for p in request.path.split("/") if p]
+        if request.method == "GET" and parts in (["version"], ["version", ""]):
+            return Response.json(200, dict(KUBE_VERSION, platform="linux/amd64"))
+        if parts == ["api"]:
+            return Response.json(
+                200,
+                {
+                    "kind": "APIVersions",
+                    "versions": ["v1"],
+                    "serverAddressByClientCIDRs": [],
+                },
+            )
+        if parts == ["apis"]:
+            return Response.json(200, self._group_list())
+        if parts == ["api", "v1"]:
+            return Response.json(200, self._core_resources())
+        if parts == ["apis", GROUP]:
+            return Response.json(200, self._group())
+        if (
+            parts[:2] == ["apis", GROUP]
+            and len(parts) >= 3
+            and parts[2] in self.served_versions
+        ):
+            if len(parts) == 3:
+                return Response.json(200, self._dgd_resources(parts[2]))
+            return self._serve(request, self._parse_target(GROUP, parts[2], parts[3:]))
+        if parts[:2] == ["api", "v1"]:
+            return self._serve(request, self._parse_target("", "v1", parts[2:]))
+        raise ApiError(
+            404, "NotFound", "the server could not find the requested resource"
+        )
+
+    def _parse_target(self, group: str, version: str, parts: list[str]) -> Target:
+        if len(parts) >= 3 and parts[0] == "namespaces":
+            namespace, resource, rest = parts[1], parts[2], parts[3:]
+        elif parts:
+            namespace, resource, rest = None, parts[0], parts[1:]
+        else:
+            raise ApiError(
+                404, "NotFound", "the server could not find the requested resource"
+            )
+        name = rest[0] if rest else None
+        sub = rest[1] if len(rest) > 1 else None
+        if parts[0] == "namespaces" and len(parts) == 2:
+            namespace, name = None, parts[1]
+        known = resource == DGD if group else resource in CORE
+        if not known:
+            raise ApiError(
+                404, "NotFound", "the server could not find the requested resource"
+            )
+        return Target(
+            group, version, resource, namespace, name, sub, "/".join(rest[2:])
+        )
+
+    def _serve(self, request: Request, target: Target) -> Response:
+        self._authorize(request, target)
+        if target.subresource == "log" and target.resource == "pods":
+            return self._read_pod_log(request, target)
+        if target.subresource == "proxy" and target.resource == "services":
+            return self._proxy_service(request, target)
+        if target.subresource not in (None, "status"):
+            raise ApiError(
+                404, "NotFound", "the server could not find the requested resource"
+            )
+        if request.method == "GET":
+            if target.name is not None:
+                return self._get(request, target)
+            if request.query.get("watch") in ("true", "1"):
+                return self._watch(request, target)
+            return self._list(request, target)
+        if target.resource == DGD:
+            return self._write_dgd(request, target)
+        return self._write_core(request, target)
+
+    # -- authorization -----------------------------------------------------------------
+
+    def _authorize(self, request: Request, target: Target) -> None:
+        verb = _verb_of(request, target)
+        resource = target.resource + (
+            f"/{target.subresource}"
+            if target.subresource not in (None, "status")
+            else ""
+        )
+        with self._lock:
+            denied = any(
+                rule_verb in (verb, "*")
+                and rule_resource in (resource, "*")
+                and rule_namespace in (None, target.namespace)
+                for rule_verb, rule_resource, rule_namespace in self._denied
+            )
+        if not denied:
+            return
+        qualified = (
+            f"{target.resource}.{target.group}" if target.group else target.resource
+        )
+        subject = f'{qualified} "{target.name}"' if target.name else qualified
+        scope = (
+            f'in the namespace "{target.namespace}"'
+            if target.namespace
+            else "at the cluster scope"
+        )
+        message = (
+            f'{subject} is forbidden: User "{USER}" cannot {verb} resource "{resource}" '
+            f'in API group "{target.group}" {scope}'
+        )
+        details: Obj = {"group": target.group, "kind": target.resource}
+        if target.name:
+            details["name"] = target.name
+        raise ApiError(403, "Forbidden", message, details)
+
+    # -- reads -------------------------------------------------------------------------
+
+    def _get(self, request: Request, target: Target) -> Response:
+        obj = self._require(target)
+        return Response.json(200, self._present(request, target, obj))
+
+    def _list(self, request: Request, target: Target) -> Response:
+        items = self._select(request, target)
+        kind = self._kind(target)
+        listing: Obj = {
+            "kind": f"{kind}List",
+            "apiVersion": f"{target.group}/{target.version}" if target.group else "v1",
+            "metadata": {"resourceVersion": self.store.resource_version},
+            "items": [
+                self._present(request, target, obj, in_list=True) for obj in items
+            ],
+        }
+        if "as=PartialObjectMetadataList" in request.accept:
+            listing["kind"], listing["apiVersion"] = (
+                "PartialObjectMetadataList",
+                "meta.k8s.io/v1",
+            )
+        return Response.json(200, listing)
+
+    def _select(self, request: Request, target: Target) -> list[Obj]:
+        try:
+            return [
+                obj
+                for obj in self.store.list(target.resource, target.namespace)
+                if match_labels(
+                    request.query.get("labelSelector"),
+                    obj["metadata"].get("labels") or {},
+                )
+                and match_fields(request.query.get("fieldSelector"), obj)
+            ]
+        except ValueError as error:
+            raise ApiError(400, "BadRequest", str(error)) from error
+
+    def _watch(self, request: Request, target: Target) -> Response:
+        since_text = request.query.get("resourceVersion", "")
+        timeout = float(request.query.get("timeoutSeconds") or 1800)
+        initial = [] if since_text not in ("", "0") else self._select(request, target)
+        since = (
+            int(since_text)
+            if since_text.isdigit() and since_text != "0"
+            else int(self.store.resource_version)
+        )
+        labels, fields = (
+            request.query.get("labelSelector"),
+            request.query.get("fieldSelector"),
+        )
+
+        def events() -> Iterator[bytes]:
+            for obj in initial:
+                yield self._watch_line(request, target, "ADDED", obj)
+            try:
+                for change in self.store.changes_since(
+                    target.resource, target.namespace, since, timeout
+                ):
+                    obj = change.obj
+                    if match_labels(
+                        labels, obj["metadata"].get("labels") or {}
+                    ) and match_fields(fields, obj):
+                        yield self._watch_line(request, target, change.kind, obj)
+            except ResourceVersionTooOld as error:
+                gone = ApiError(
+                    410,
+                    "Expired",
+                    f"too old resource version: {error} ({self.store.resource_version})",
+                )
+                yield (
+                    json.dumps({"type": "ERROR", "object": gone.body()}) + "\n"
+                ).encode()
+
+        return Response(200, stream=events())
+
+    def _watch_line(
+        self, request: Request, target: Target, kind: str, obj: Obj
+    ) -> bytes:
+        event = {"type": kind, "object": self._present(request, target, obj)}
+        return (json.dumps(event) + "\n").encode()
+
+    def _present(
+        self, request: Request, target: Target, obj: Obj, in_list: bool = False
+    ) -> Obj:
+        if target.resource == DGD and target.version == "v1alpha1":
+            obj = convert.to_alpha(obj)
+        if "as=PartialObjectMetadata" in request.accept:
+            partial: Obj = {"metadata": obj["metadata"]}
+            if not in_list:
+                partial |= {
+                    "kind": "PartialObjectMetadata",
+                    "apiVersion": "meta.k8s.io/v1",
+                }
+            return partial
+        return obj
+
+    def _read_pod_log(self, request: Request, target: Target) -> Response:
+        pod = self._require(target)
+        assert target.namespace is not None and target.name is not None
+        previous = request.query.get("previous") in ("true", "1")
+        lines = self.store.read_log(target.namespace, target.name, previous)
+        if not lines and not previous:
+            self._refuse_log_of_waiting(pod)
+        if previous and not lines:
+            raise ApiError(
+                400,
+                "BadRequest",
+                f'previous terminated container "main" in pod "{target.name}" not found',
+            )
+        tail = request.query.get("tailLines")
+        if tail and tail.isdigit():
+            lines = lines[-int(tail) :] if int(tail) else []
+        text = "".join(line + "\n" for line in lines)
+        return Response(200, text.encode(), content_type="text/plain")
+
+    def _refuse_log_of_waiting(self, pod: Obj) -> None:
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            waiting = (status.get("state") or {}).get("waiting")
+            if waiting:
+                name, reason = (
+                    pod["metadata"]["name"],
+                    waiting.get("reason", "ContainerCreating"),
+                )
+                message = f'container "{status["name"]}" in pod "{name}" is waiting to start: {reason}'
+                if reason in ("ErrImagePull", "ImagePullBackOff"):
+                    message = f'container "{status["name"]}" in pod "{name}" is waiting to start: trying and failing to pull image'
+                raise ApiError(400, "BadRequest", message)
+
+    # -- service proxy -----------------------------------------------------------------
+
+    def _proxy_service(self, request: Request, target: Target) -> Response:
+        assert target.namespace is not None and target.name is not None
+        pieces = target.name.split(":")
+        service = pieces[1] if len(pieces) == 3 else pieces[0]
+        port = pieces[-1] if len(pieces) > 1 else ""
+        self._require(Target("", "v1", "services", target.namespace, service))
+        backend = self._find_backend(target.namespace, service, port)
+        if backend is None:
+            raise ApiError(
+                503,
+                "ServiceUnavailable",
+                f'no endpoints available for service "{service}"',
+            )
+        query = "&".join(f"{k}={v}" for k, v in request.query.items())
+        url = f"{backend}/{target.rest}" + (f"?{query}" if query else "")
+        return _forward(request, url)
+
+    def _find_backend(self, namespace: str, service: str, port: str) -> str | None:
+        with self._lock:
+            exact = self._backends.get((namespace, service, port))
+            if exact or port:
+                return exact
+            candidates = [
+                url
+                for (ns, svc, _), url in self._backends.items()
+                if (ns, svc) == (namespace, service)
+            ]
+        return candidates[0] if candidates else None
+
+    # -- writes ------------------------------------------------------------------------
+
+    def _write_core(self, request: Request, target: Target) -> Response:
+        kind, namespaced, verbs, _ = CORE[target.resource]
+        if request.method == "POST" and target.name is None and "create" in verbs:
+            obj = self._read_body(request)
+            obj.setdefault("apiVersion", "v1")
+            obj.setdefault("kind", kind)
+            self._prepare_new(obj, target, kind)
+            if target.resource == "namespaces":
+                obj.setdefault("status", {"phase": "Active"})
+            if _is_dry_run(request):
+                return Response.json(201, obj)
+            return Response.json(201, self.store.create(target.resource, obj))
+        if request.method == "DELETE" and target.name is not None and "delete" in verbs:
+            self._require(target)
+            removed = self.store.remove(
+                target.resource, target.namespace or "", target.name
+            )
+            return Response.json(200, removed or {})
+        raise ApiError(
+            405,
+            "MethodNotAllowed",
+            f"the server does not allow this method on the requested resource",
+        )
+
+    def _write_dgd(self, request: Request, target: Target) -> Response:
+        if request.method == "POST" and target.name is None and target.namespace:
+            return self._create_dgd(request, target)
+        if target.name is None:
+            raise ApiError(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            )
+        if request.method == "DELETE":
+            return self._delete_dgd(request, target)
+        if request.method in ("PUT", "PATCH"):
+            return self._update_dgd(request, target)
+        raise ApiError(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
+
+    def _create_dgd(self, request: Request, target: Target) -> Response:
+        obj = self._read_body(request)
+        self._check_identity(obj, target)
+        self._prepare_new(obj, target, "DynamoGraphDeployment")
+        self._check_webhook(target)
+        stored = self._to_storage(obj, target)
+        self._check_valid(obj, stored, target)
+        stored.pop("status", None)
+        if _is_dry_run(request):
+            stored["metadata"] |= {
+                "uid": str(uuid.uuid4()),
+                "creationTimestamp": now_rfc3339(),
+                "generation": 1,
+            }
+            return Response.json(201, self._present(request, target, stored))
+        logger.info(
+            "sandbox: created DynamoGraphDeployment %s/%s",
+            target.namespace,
+            stored["metadata"]["name"],
+        )
+        return Response.json(
+            201, self._present(request, target, self.store.create(DGD, stored))
+        )
+
+    def _update_dgd(self, request: Request, target: Target) -> Response:
+        assert target.namespace is not None and target.name is not None
+        current = self._require(target)
+        self._check_webhook(target)
+        served = self._present(Request("GET", "", {}, {}), target, current)
+        if request.method == "PUT":
+            incoming = self._read_body(request)
+            self._check_identity(incoming, target)
+            sent_version = (incoming.get("metadata") or {}).get("resourceVersion")
+            if sent_version and sent_version != current["metadata"]["resourceVersion"]:
+                raise self._conflict(target.name)
+        else:
+            incoming = self._patch(request, served)
+        if (incoming.get("metadata") or {}).get("name") not in (None, target.name):
+            raise ApiError(
+                400,
+                "BadRequest",
+                "the name of the object does not match the name on the URL",
+            )
+        merged = self._merge_update(
+            current, self._to_storage(incoming, target), target.subresource == "status"
+        )
+        if target.subresource != "status":
+            self._check_valid(incoming, merged, target)
+        if _is_dry_run(request):
+            return Response.json(200, self._present(request, target, merged))
+        if merged["metadata"].get("deletionTimestamp") and not merged["metadata"].get(
+            "finalizers"
+        ):
+            removed = self.store.remove(DGD, target.namespace, target.name) or merged
+            return Response.json(200, self._present(request, target, removed))
+        return Response.json(
+            200, self._present(request, target, self.store.replace(DGD, merged))
+        )
+
+    def _merge_update(self, current: Obj, incoming: Obj, status_only: bool) -> Obj:
+        merged = dict(current)
+        if status_only:
+            merged["status"] = incoming.get("status") or {}
+            return merged
+        meta = dict(incoming.get("metadata") or {})
+        for kept in (
+            "uid",
+            "creationTimestamp",
+            "generation",
+            "deletionTimestamp",
+            "resourceVersion",
+            "namespace",
+        ):
+            if kept in current["metadata"]:
+                meta[kept] = current["metadata"][kept]
+            else:
+                meta.pop(kept, None)
+        merged["metadata"] = meta
+        merged["spec"] = incoming.get("spec")
+        if merged["spec"] != current.get("spec"):
+            meta["generation"] = int(current["metadata"].get("generation", 1)) + 1
+        return merged
+
+    def _patch(self, request: Request, served: Obj) -> Obj:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip()
+        patch = _parse_json(request.body)
+        try:
+            if content_type == "application/json-patch+json":
+                if not isinstance(patch, list):
+                    raise ValueError("a JSON patch must be a list of operations")
+                return apply_json_patch(served, patch)
+            if content_type in (
+                "application/merge-patch+json",
+                "application/strategic-merge-patch+json",
+            ):
+                if not isinstance(patch, dict):
+                    raise ValueError("a merge patch must be an object")
+                result: Obj = apply_merge_patch(served, patch)
+                return result
+        except (ValueError, IndexError, KeyError, TypeError) as error:
+            raise ApiError(
+                422, "Invalid", f"the patch could not be applied: {error}"
+            ) from error
+        raise ApiError(
+            415,
+            "UnsupportedMediaType",
+            f"the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json",
+        )
+
+    def _delete_dgd(self, request: Request, target: Target) -> Response:
+        assert target.namespace is not None and target.name is not None
+        current = self._require(target)
+        self._check_webhook(target)
+        options = _parse_json(request.body) if request.body.strip() else {}
+        policy = request.query.get("propagationPolicy") or (options or {}).get(
+            "propagationPolicy"
+        )
+        if policy not in (None, "Foreground", "Background", "Orphan"):
+            raise ApiError(
+                400, "BadRequest", f"propagationPolicy: Unsupported value: {policy!r}"
+            )
+        if _is_dry_run(request):
+            return Response.json(200, self._present(request, target, current))
+        if not current["metadata"].get("finalizers"):
+            removed = self.store.remove(DGD, target.namespace, target.name) or current
+            return Response.json(200, self._present(request, target, removed))
+
+        def mark(obj: Obj) -> None:
+            obj["metadata"].setdefault("deletionTimestamp", now_rfc3339())
+            obj["metadata"].setdefault("deletionGracePeriodSeconds", 0)
+
+        marked = self.store.update(DGD, target.namespace, target.name, mark) or current
+        logger.info(
+            "sandbox: deleting DynamoGraphDeployment %s/%s",
+            target.namespace,
+            target.name,
+        )
+        return Response.json(200, self._present(request, target, marked))
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _require(self, target: Target) -> Obj:
+        assert target.name is not None
+        obj = self.store.get(target.resource, target.namespace or "", target.name)
+        if obj is None:
+            qualified = (
+                f"{target.resource}.{target.group}" if target.group else target.resource
+            )
+            details = {
+                "name": target.name,
+                "group": target.group,
+                "kind": target.resource,
+            }
+            raise ApiError(
+                404, "NotFound", f'{qualified} "{target.name}" not found', details
+            )
+        return obj
+
+    def _read_body(self, request: Request) -> Obj:
+        body = _parse_json(request.body)
+        if not isinstance(body, dict):
+            raise ApiError(400, "BadRequest", "the request body must be a JSON object")
+        return body
+
+    def _check_identity(self, obj: Obj, target: Target) -> None:
+        expected = (
+            f"{target.group}/{target.version}" if target.group else target.version
+        )
+        if obj.get("apiVersion") not in (None, expected):
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"the API version in the data ({obj.get('apiVersion')}) does not match the expected API version ({expected})",
+            )
+        if obj.get("kind") not in (None, self._kind(target)):
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"the kind in the data ({obj.get('kind')}) does not match the expected kind ({self._kind(target)})",
+            )
+        obj["apiVersion"], obj["kind"] = expected, self._kind(target)
+
+    def _prepare_new(self, obj: Obj, target: Target, kind: str) -> None:
+        meta = obj.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise ApiError(400, "BadRequest", "metadata must be an object")
+        if target.namespace:
+            if meta.get("namespace") not in (None, target.namespace):
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                )
+            meta["namespace"] = target.namespace
+            if self.store.get("namespaces", "", target.namespace) is None:
+                raise ApiError(
+                    404,
+                    "NotFound",
+                    f'namespaces "{target.namespace}" not found',
+                    {"name": target.namespace, "kind": "namespaces"},
+                )
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+        name = meta.get("name") or ""
+        if not _DNS_NAME.match(name) or len(name) > 253:
+            problem = (
+                "Required value: name or generateName is required"
+                if not name
+                else f"Invalid value: {name!r}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'"
+            )
+            cause = {
+                "reason": "FieldValueInvalid",
+                "message": problem,
+                "field": "metadata.name",
+            }
+            qualified = f"{kind}.{target.group}" if target.group else kind
+            raise ApiError(
+                422,
+                "Invalid",
+                f'{qualified} "{name}" is invalid: metadata.name: {problem}',
+                {"name": name, "group": target.group, "kind": kind, "causes": [cause]},
+            )
+        for stamped in (
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "deletionTimestamp",
+        ):
+            meta.pop(stamped, None)
+        meta["generation"] = 1
+        if self.store.get(target.resource, target.namespace or "", name) is not None:
+            qualified = (
+                f"{target.resource}.{target.group}" if target.group else target.resource
+            )
+            raise ApiError(
+                409,
+                "AlreadyExists",
+                f'{qualified} "{name}" already exists',
+                {"name": name, "group": target.group, "kind": target.resource},
+            )
+
+    def _check_webhook(self, target: Target) -> None:
+        if not self.operator_available:
+            raise ApiError(
+                500,
+                "InternalError",
+                WEBHOOK_ERROR.format(version=target.version),
+                {"causes": [{"message": WEBHOOK_ERROR.format(version=target.version)}]},
+            )
+
+    def _check_valid(self, submitted: Obj, stored: Obj, target: Target) -> None:
+        errors = self.validate(submitted)
+        if not errors:
+            return
+        name = stored["metadata"].get("name", "")
+        causes = [
+            {
+                "reason": "FieldValueInvalid",
+                "message": f"{e.problem} {e.fix}".strip(),
+                "field": e.field,
+            }
+            for e in errors
+        ]
+        summary = ", ".join(f"{c['field']}: {c['message']}" for c in causes)
+        message = f'DynamoGraphDeployment.{GROUP} "{name}" is invalid: [{summary}]'
+        raise ApiError(
+            422,
+            "Invalid",
+            message,
+            {
+                "name": name,
+                "group": GROUP,
+                "kind": "DynamoGraphDeployment",
+                "causes": causes,
+            },
+        )
+
+    def _to_storage(self, obj: Obj, target: Target) -> Obj:
+        return convert.to_beta(obj) if target.version == "v1alpha1" else dict(obj)
+
+    def _conflict(self, name: str) -> ApiError:
+        message = f'Operation cannot be fulfilled on {DGD}.{GROUP} "{name}": the object has been modified; please apply your changes to the latest version and try again'
+        return ApiError(
+            409, "Conflict", message, {"name": name, "group": GROUP, "kind": DGD}
+        )
+
+    def _kind(self, target: Target) -> str:
+        return (
+            "DynamoGraphDeployment"
+            if target.resource == DGD
+            else CORE[target.resource][0]
+        )
+
+    # -- discovery ---------------------------------------------------------------------
+
+    def _group(self) -> Obj:
+        versions = [
+            {"groupVersion": f"{GROUP}/{v}", "version": v} for v in self.served_versions
+        ]
+        return {
+            "kind": "APIGroup",
+            "apiVersion": "v1",
+            "name": GROUP,
+            "versions": versions,
+            "preferredVersion": versions[0],
+        }
+
+    def _group_list(self) -> Obj:
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [self._group()]}
+
+    def _core_resources(self) -> Obj:
+        resources = []
+        for name, (kind, namespaced, verbs, short) in CORE.items():
+            resources.append(
+                {
+                    "name": name,
+                    "singularName": kind.lower(),
+                    "namespaced": namespaced,
+                    "kind": kind,
+                    "verbs": verbs,
+                    "shortNames": short,
+                }
+            )
+        resources += [
+            {
+                "name": "pods/log",
+                "singularName": "",
+                "namespaced": True,
+                "kind": "Pod",
+                "verbs": ["get"],
+            },
+            {
+                "name": "services/proxy",
+                "singularName": "",
+                "namespaced": True,
+                "kind": "ServiceProxyOptions",
+                "verbs": ["create", "get"],
+            },
+        ]
+        return {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": "v1",
+            "resources": resources,
+        }
+
+    def _dgd_resources(self, version: str) -> Obj:
+        main = {
+            "name": DGD,
+            "singularName": "dynamographdeployment",
+            "namespaced": True,
+            "kind": "DynamoGraphDeployment",
+            "verbs": DGD_VERBS,
+            "shortNames": ["dgd"],
+            "storageVersionHash": "sandbox",
+        }
+        status = {
+            "name": f"{DGD}/status",
+            "singularName": "",
+            "namespaced": True,
+            "kind": "DynamoGraphDeployment",
+            "verbs": ["get", "patch", "update"],
+        }
+        return {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": f"{GROUP}/{version}",
+            "resources": [main, status],
+        }
+
+
+def _verb_of(request: Request, target: Target) -> str:
+    if target.subresource == "proxy":
+        return "create" if request.method == "POST" else "get"
+    if request.method == "GET":
+        if target.name is not None:
+            return "get"
+        return "watch" if request.query.get("watch") in ("true", "1") else "list"
+    verbs = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+    verb = verbs.get(request.method, request.method.lower())
+    return "deletecollection" if verb == "delete" and target.name is None else verb
+
+
+def _is_dry_run(request: Request) -> bool:
+    return request.query.get("dryRun") == "All"
+
+
+def _parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError) as error:
+        message = f"error decoding request body: {error}"
+        raise ApiError(400, "BadRequest", message) from error
+
+
+def _forward(request: Request, url: str) -> Response:
+    """Send the request on to a registered backend and stream its answer back."""
+    headers = {
+        k: v for k, v in request.headers.items() if k in ("content-type", "accept")
+    }
+    data = request.body if request.method in ("POST", "PUT", "PATCH") else None
+    outgoing = urllib.request.Request(
+        url, data=data, headers=headers, method=request.method
+    )
+    try:
+        answer = urllib.request.urlopen(outgoing, timeout=300)  # noqa: S310 - loopback backends only
+    except urllib.error.HTTPError as error:
+        return Response(
+            error.code,
+            error.read(),
+            content_type=error.headers.get("content-type", "text/plain"),
+        )
+    except OSError as error:
+        raise ApiError(
+            503, "ServiceUnavailable", f"error trying to reach service: {error}"
+        ) from error
+
+    def chunks() -> Iterator[bytes]:
+        with answer:
+            while chunk := answer.read1(65536):
+                yield chunk
+
+    return Response(
+        answer.status,
+        content_type=answer.headers.get("content-type", "application/json"),
+        stream=chunks(),
+    )
