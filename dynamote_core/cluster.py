@@ -65,6 +65,7 @@ class GpuPool(BaseModel):
     free: int | None
     nodes: int
     max_free_per_node: int | None
+    free_by_node: dict[str, int] | None = None
 
 
 class ClusterStatus(BaseModel):
@@ -187,7 +188,7 @@ def get_cluster_status(
 
 def _read_server_version(api_client: ApiClient) -> str | None:
     try:
-        info = kube.call(
+        info = kube.call_json(
             VersionApi(api_client).get_code, verb="get", resource="version"
         )
     except ClusterUnreachable:
@@ -195,7 +196,7 @@ def _read_server_version(api_client: ApiClient) -> str | None:
     except ClusterError as exc:
         logger.debug("server version unknown: %s", exc)
         return None
-    return str(info.git_version)
+    return str(info.get("gitVersion") or "") or None
 
 
 def _check(problems: list[str], what: str, check: Callable[[], T]) -> T | None:
@@ -216,7 +217,7 @@ def _check(problems: list[str], what: str, check: Callable[[], T]) -> T | None:
 
 def _namespace_exists(api_client: ApiClient, namespace: str) -> bool:
     try:
-        kube.call(
+        kube.call_json(
             CoreV1Api(api_client).read_namespace,
             namespace,
             verb="get",
@@ -229,13 +230,16 @@ def _namespace_exists(api_client: ApiClient, namespace: str) -> bool:
 
 def is_operator_alive(api_client: ApiClient) -> bool:
     """True when a dynamo-operator pod is Running in any namespace."""
-    pods = kube.call(
+    pods = kube.call_json(
         CoreV1Api(api_client).list_pod_for_all_namespaces,
         verb="list",
         resource="pods",
         label_selector=OPERATOR_SELECTOR,
     )
-    return any(pod.status and pod.status.phase == "Running" for pod in pods.items)
+    return any(
+        (pod.get("status") or {}).get("phase") == "Running"
+        for pod in pods.get("items") or []
+    )
 
 
 def has_secret(api_client: ApiClient, namespace: str, name: str) -> bool:
@@ -259,53 +263,51 @@ def list_gpu_pools(
     When those pods cannot be listed, `free` is None and a problem is added.
     """
     core = CoreV1Api(api_client)
-    nodes = kube.call(core.list_node, verb="list", resource="nodes").items
-    capacity = {
-        _node_name(node): _allocatable_gpus(node)
-        for node in nodes
-        if _allocatable_gpus(node) > 0
-    }
+    nodes = kube.call_json(core.list_node, verb="list", resource="nodes")["items"]
+    gpu_nodes = [node for node in nodes if _allocatable_gpus(node) > 0]
     used = _gpus_in_use(api_client, problems if problems is not None else [])
-    pools: dict[tuple[str, float | None], list[tuple[int, int | None]]] = {}
-    for node in nodes:
-        total = capacity.get(_node_name(node), 0)
-        if total == 0:
-            continue
-        free = None if used is None else max(0, total - used.get(_node_name(node), 0))
-        pools.setdefault(_gpu_kind(node), []).append((total, free))
+    pools: dict[tuple[str, float | None], list[dict[str, Any]]] = {}
+    for node in gpu_nodes:
+        pools.setdefault(_gpu_kind(node), []).append(node)
     return [
-        _build_pool(kind, counts) for kind, counts in sorted(pools.items(), key=str)
+        _build_pool(kind, members, used)
+        for kind, members in sorted(pools.items(), key=str)
     ]
 
 
 def _build_pool(
-    kind: tuple[str, float | None], counts: list[tuple[int, int | None]]
+    kind: tuple[str, float | None],
+    nodes: list[dict[str, Any]],
+    used: dict[str, int] | None,
 ) -> GpuPool:
-    frees = [free for _, free in counts]
-    known = (
-        None if any(free is None for free in frees) else [int(f or 0) for f in frees]
+    totals = {_node_name(node): _allocatable_gpus(node) for node in nodes}
+    free_by_node = (
+        None
+        if used is None
+        else {name: max(0, total - used.get(name, 0)) for name, total in totals.items()}
     )
     return GpuPool(
         product=kind[0],
         memory_gib=kind[1],
-        total=sum(total for total, _ in counts),
-        free=None if known is None else sum(known),
-        nodes=len(counts),
-        max_free_per_node=None if known is None else max(known),
+        total=sum(totals.values()),
+        free=None if free_by_node is None else sum(free_by_node.values()),
+        nodes=len(nodes),
+        max_free_per_node=None if free_by_node is None else max(free_by_node.values()),
+        free_by_node=free_by_node,
     )
 
 
-def _node_name(node: Any) -> str:
-    return str(node.metadata.name) if node.metadata else ""
+def _node_name(node: dict[str, Any]) -> str:
+    return str((node.get("metadata") or {}).get("name") or "")
 
 
-def _allocatable_gpus(node: Any) -> int:
-    allocatable = (node.status and node.status.allocatable) or {}
+def _allocatable_gpus(node: dict[str, Any]) -> int:
+    allocatable = (node.get("status") or {}).get("allocatable") or {}
     return _parse_count(allocatable.get(GPU_RESOURCE))
 
 
-def _gpu_kind(node: Any) -> tuple[str, float | None]:
-    labels = node.metadata.labels or {}
+def _gpu_kind(node: dict[str, Any]) -> tuple[str, float | None]:
+    labels = (node.get("metadata") or {}).get("labels") or {}
     product = labels.get(GPU_PRODUCT_LABEL) or "unknown GPU"
     memory_mib = _parse_count(labels.get(GPU_MEMORY_LABEL))
     return product, round(memory_mib / 1024, 1) if memory_mib else None
@@ -313,12 +315,12 @@ def _gpu_kind(node: Any) -> tuple[str, float | None]:
 
 def _gpus_in_use(api_client: ApiClient, problems: list[str]) -> dict[str, int] | None:
     try:
-        pods = kube.call(
+        pods = kube.call_json(
             CoreV1Api(api_client).list_pod_for_all_namespaces,
             verb="list",
             resource="pods",
             field_selector="status.phase!=Succeeded,status.phase!=Failed",
-        ).items
+        )["items"]
     except ClusterForbidden as exc:
         problems.append(
             "Cannot count free GPUs: missing permission to list pods in all "
@@ -327,20 +329,18 @@ def _gpus_in_use(api_client: ApiClient, problems: list[str]) -> dict[str, int] |
         return None
     used: dict[str, int] = {}
     for pod in pods:
-        node_name = pod.spec.node_name if pod.spec else None
+        node_name = (pod.get("spec") or {}).get("nodeName")
         if node_name:
             used[node_name] = used.get(node_name, 0) + pod_gpu_request(pod)
     return used
 
 
-def pod_gpu_request(pod: Any) -> int:
+def pod_gpu_request(pod: dict[str, Any]) -> int:
     """GPUs a pod holds, summed over containers (a GPU limit implies the request)."""
     total = 0
-    for container in (pod.spec.containers if pod.spec else None) or []:
-        resources = container.resources
-        if resources is None:
-            continue
-        amounts = (resources.requests or {}) | (resources.limits or {})
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        resources = container.get("resources") or {}
+        amounts = (resources.get("requests") or {}) | (resources.get("limits") or {})
         total += _parse_count(amounts.get(GPU_RESOURCE))
     return total
 

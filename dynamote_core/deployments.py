@@ -13,7 +13,6 @@ pages.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -43,6 +42,7 @@ from dynamote_core.explain import (
     explain_failures,
     parse_timestamp,
 )
+from dynamote_core.memory import estimate_memory
 
 logger = logging.getLogger(__name__)
 
@@ -220,7 +220,7 @@ def read_graph_deployment(
     api_client: ApiClient, namespace: str, name: str, api_version: str
 ) -> dict[str, Any]:
     """One DGD as a dict. Raises ClusterNotFound when it does not exist."""
-    result = kube.call(
+    return kube.call_json(
         CustomObjectsApi(api_client).get_namespaced_custom_object,
         GROUP,
         api_version,
@@ -231,13 +231,12 @@ def read_graph_deployment(
         resource=PLURAL,
         namespace=namespace,
     )
-    return _as_dict(result)
 
 
 def _list_graph_deployments(
     api_client: ApiClient, namespace: str, api_version: str
 ) -> list[dict[str, Any]]:
-    listing = kube.call(
+    listing = kube.call_json(
         CustomObjectsApi(api_client).list_namespaced_custom_object,
         GROUP,
         api_version,
@@ -247,7 +246,7 @@ def _list_graph_deployments(
         resource=PLURAL,
         namespace=namespace,
     )
-    items = _as_dict(listing).get("items") or []
+    items = listing.get("items") or []
     return sorted(items, key=_name)
 
 
@@ -283,18 +282,10 @@ def _list_events(
 def _list_json(
     fn: Any, namespace: str, *, resource: str, **kwargs: Any
 ) -> list[dict[str, Any]]:
-    # Raw JSON rather than generated models: the same dict shape as custom
-    # objects, and no deserialization of fields we never show.
-    response = kube.call(
-        fn,
-        namespace,
-        verb="list",
-        resource=resource,
-        namespace=namespace,
-        _preload_content=False,
-        **kwargs,
+    listing = kube.call_json(
+        fn, namespace, verb="list", resource=resource, namespace=namespace, **kwargs
     )
-    items = json.loads(response.data or b"{}").get("items") or []
+    items = listing.get("items") or []
     return [item for item in items if isinstance(item, dict)]
 
 
@@ -347,7 +338,7 @@ def _read_frontend_service(
         return None
     namespace = _namespace(dgd)
     try:
-        service = kube.call(
+        service = kube.call_json(
             CoreV1Api(api_client).read_namespaced_service,
             name,
             namespace,
@@ -357,8 +348,8 @@ def _read_frontend_service(
         )
     except ClusterNotFound:
         return FrontendService(name=name, exists=False)
-    ports = (service.spec.ports if service.spec else None) or []
-    port = int(ports[0].port) if ports else FRONTEND_PORT
+    ports = (service.get("spec") or {}).get("ports") or []
+    port = int(ports[0].get("port") or FRONTEND_PORT) if ports else FRONTEND_PORT
     return FrontendService(name=name, port=port, exists=True)
 
 
@@ -909,13 +900,10 @@ def count_workers(config: DeploymentConfig) -> int:
     return config.replicas
 
 
-def estimate_gpu_need_gib(config: DeploymentConfig, model: Model) -> float | None:
-    """GiB one worker needs on each of its GPUs, or None when it cannot be told."""
-    from dynamote_core import memory
-
-    estimate = memory.estimate_memory(config, model)
-    value = getattr(estimate, "per_gpu_gib", None)
-    return float(value) if value else None
+def estimate_gpu_need_gib(config: DeploymentConfig, model: Model) -> float:
+    """GiB one worker needs on each of its GPUs."""
+    estimate = estimate_memory(model, config.context_length, config.gpus_per_worker)
+    return estimate.per_gpu_gib
 
 
 def place_workers(

@@ -202,6 +202,35 @@ def call(
         return result
 
 
+def call_json(
+    fn: Callable[..., Any],
+    *args: Any,
+    verb: str,
+    resource: str,
+    namespace: str | None = None,
+    retry: bool | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """`call()` that returns the response's JSON as a dict, skipping the models.
+
+    The generated models validate strictly and fail on objects with missing
+    fields; Dynamote reads only a few fields and prefers plain dicts.
+    """
+    response = call(
+        fn,
+        *args,
+        verb=verb,
+        resource=resource,
+        namespace=namespace,
+        retry=retry,
+        _preload_content=False,
+        **kwargs,
+    )
+    data = response.data if hasattr(response, "data") else response
+    parsed = json.loads(data) if data else {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
 def _log_write(
     verb: str,
     resource: str,
