@@ -8,7 +8,6 @@ HTTP layer in `server.py` does) and never runs the simulated operator.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import re
@@ -30,6 +29,7 @@ from dynamote_core.sandbox.selectors import (
     match_labels,
 )
 from dynamote_core.sandbox.store import Obj, ResourceVersionTooOld, Store, now_rfc3339
+from dynamote_core.schema import validate_graph_deployment
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,6 @@ WEBHOOK_ERROR = (
     '/validate-nvidia-com-{version}-dynamographdeployment?timeout=10s": '
     "dial tcp 10.96.187.12:443: connect: connection refused"
 )
-_SEMVER_TAG = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
 _DNS_NAME = re.compile(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 )
@@ -57,6 +56,7 @@ CORE: dict[str, tuple[str, bool, list[str], list[str]]] = {
     "services": ("Service", True, ["get", "list", "watch"], ["svc"]),
     "events": ("Event", True, ["get", "list", "watch"], ["ev"]),
 }
+_CLIENT_METADATA = ("name", "namespace", "labels", "annotations", "generateName")
 DGD_VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
 
@@ -136,52 +136,6 @@ def status_error(code: int, reason: str, message: str) -> Response:
     return Response.json(code, ApiError(code, reason, message).body())
 
 
-def load_validator() -> Callable[[Obj], list[FieldError]]:
-    """`dynamote_core.schema.validate_graph_deployment`, or minimal checks until it exists."""
-    try:
-        module = importlib.import_module("dynamote_core.schema")
-    except ImportError:
-        return check_graph_deployment_minimally
-    validator: Callable[[Obj], list[FieldError]] = module.validate_graph_deployment
-    return validator
-
-
-def check_graph_deployment_minimally(obj: Obj) -> list[FieldError]:
-    """The admission rules that matter most: components exist, images carry a version."""
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        return [FieldError("spec", "Required value")]
-    components = spec.get("components") or []
-    if not components:
-        return [FieldError("spec.components", "must have at least one component")]
-    errors = []
-    for index, component in enumerate(components):
-        containers = ((component.get("podTemplate") or {}).get("spec") or {}).get(
-            "containers"
-        ) or []
-        image = next(
-            (c.get("image") for c in containers if c.get("name") == "main"), None
-        )
-        where = f"spec.components[{index}]"
-        if not image:
-            errors.append(
-                FieldError(
-                    f"{where}.podTemplate",
-                    "a container named main with an image is required",
-                )
-            )
-        elif not component.get("runtimeVersionOverride") and not _SEMVER_TAG.match(
-            image.rsplit(":", 1)[-1] if ":" in image.split("/")[-1] else ""
-        ):
-            errors.append(
-                FieldError(
-                    f"{where}.runtimeVersionOverride",
-                    f"image {image!r} has no semver tag; set runtimeVersionOverride",
-                )
-            )
-    return errors
-
-
 class KubeApi:
     """The API server's logic over a store; `handle()` is its only entry point."""
 
@@ -192,7 +146,7 @@ class KubeApi:
         self._lock = threading.Lock()
         self._denied: set[tuple[str, str, str | None]] = set()
         self._backends: dict[tuple[str, str, str], str] = {}
-        self.validate: Callable[[Obj], list[FieldError]] = load_validator()
+        self.validate: Callable[[Obj], list[FieldError]] = validate_graph_deployment
 
     # -- configuration used by Sandbox -------------------------------------------------
 
@@ -322,7 +276,7 @@ class KubeApi:
             else "at the cluster scope"
         )
         message = (
-            f'{subject} is forbidden: User "{USER}" cannot {verb} resource "{resource}" '
+            f'{subject} is forbidden: User "{USER}" cannot {verb} resource "{resource}" '  # noqa: E501 - Kubernetes' own wording
             f'in API group "{target.group}" {scope}'
         )
         details: Obj = {"group": target.group, "kind": target.resource}
@@ -398,7 +352,7 @@ class KubeApi:
                 gone = ApiError(
                     410,
                     "Expired",
-                    f"too old resource version: {error} ({self.store.resource_version})",
+                    f"too old resource version: {error} ({self.store.resource_version})",  # noqa: E501 - Kubernetes' own wording
                 )
                 yield (
                     json.dumps({"type": "ERROR", "object": gone.body()}) + "\n"
@@ -438,7 +392,7 @@ class KubeApi:
             raise ApiError(
                 400,
                 "BadRequest",
-                f'previous terminated container "main" in pod "{target.name}" not found',
+                f'previous terminated container "main" in pod "{target.name}" not found',  # noqa: E501 - Kubernetes' own wording
             )
         tail = request.query.get("tailLines")
         if tail and tail.isdigit():
@@ -454,9 +408,9 @@ class KubeApi:
                     pod["metadata"]["name"],
                     waiting.get("reason", "ContainerCreating"),
                 )
-                message = f'container "{status["name"]}" in pod "{name}" is waiting to start: {reason}'
+                message = f'container "{status["name"]}" in pod "{name}" is waiting to start: {reason}'  # noqa: E501 - Kubernetes' own wording
                 if reason in ("ErrImagePull", "ImagePullBackOff"):
-                    message = f'container "{status["name"]}" in pod "{name}" is waiting to start: trying and failing to pull image'
+                    message = f'container "{status["name"]}" in pod "{name}" is waiting to start: trying and failing to pull image'  # noqa: E501 - Kubernetes' own wording
                 raise ApiError(400, "BadRequest", message)
 
     # -- service proxy -----------------------------------------------------------------
@@ -493,7 +447,7 @@ class KubeApi:
     # -- writes ------------------------------------------------------------------------
 
     def _write_core(self, request: Request, target: Target) -> Response:
-        kind, namespaced, verbs, _ = CORE[target.resource]
+        kind, _, verbs, _ = CORE[target.resource]
         if request.method == "POST" and target.name is None and "create" in verbs:
             obj = self._read_body(request)
             obj.setdefault("apiVersion", "v1")
@@ -513,7 +467,7 @@ class KubeApi:
         raise ApiError(
             405,
             "MethodNotAllowed",
-            f"the server does not allow this method on the requested resource",
+            "the server does not allow this method on the requested resource",
         )
 
     def _write_dgd(self, request: Request, target: Target) -> Response:
@@ -641,7 +595,7 @@ class KubeApi:
         raise ApiError(
             415,
             "UnsupportedMediaType",
-            f"the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json",
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json",  # noqa: E501 - Kubernetes' own wording
         )
 
     def _delete_dgd(self, request: Request, target: Target) -> Response:
@@ -707,13 +661,13 @@ class KubeApi:
             raise ApiError(
                 400,
                 "BadRequest",
-                f"the API version in the data ({obj.get('apiVersion')}) does not match the expected API version ({expected})",
+                f"the API version in the data ({obj.get('apiVersion')}) does not match the expected API version ({expected})",  # noqa: E501 - Kubernetes' own wording
             )
         if obj.get("kind") not in (None, self._kind(target)):
             raise ApiError(
                 400,
                 "BadRequest",
-                f"the kind in the data ({obj.get('kind')}) does not match the expected kind ({self._kind(target)})",
+                f"the kind in the data ({obj.get('kind')}) does not match the expected kind ({self._kind(target)})",  # noqa: E501 - Kubernetes' own wording
             )
         obj["apiVersion"], obj["kind"] = expected, self._kind(target)
 
@@ -726,7 +680,7 @@ class KubeApi:
                 raise ApiError(
                     400,
                     "BadRequest",
-                    "the namespace of the provided object does not match the namespace sent on the request",
+                    "the namespace of the provided object does not match the namespace sent on the request",  # noqa: E501 - Kubernetes' own wording
                 )
             meta["namespace"] = target.namespace
             if self.store.get("namespaces", "", target.namespace) is None:
@@ -743,7 +697,7 @@ class KubeApi:
             problem = (
                 "Required value: name or generateName is required"
                 if not name
-                else f"Invalid value: {name!r}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'"
+                else f"Invalid value: {name!r}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'"  # noqa: E501 - Kubernetes' own wording
             )
             cause = {
                 "reason": "FieldValueInvalid",
@@ -786,7 +740,12 @@ class KubeApi:
             )
 
     def _check_valid(self, submitted: Obj, stored: Obj, target: Target) -> None:
-        errors = self.validate(submitted)
+        # Validate what the client sent, in its version, without server-owned fields.
+        candidate = {k: v for k, v in submitted.items() if k != "status"}
+        meta = candidate.get("metadata")
+        if isinstance(meta, dict):
+            candidate["metadata"] = {k: meta[k] for k in _CLIENT_METADATA if k in meta}
+        errors = self.validate(candidate)
         if not errors:
             return
         name = stored["metadata"].get("name", "")
@@ -816,7 +775,7 @@ class KubeApi:
         return convert.to_beta(obj) if target.version == "v1alpha1" else dict(obj)
 
     def _conflict(self, name: str) -> ApiError:
-        message = f'Operation cannot be fulfilled on {DGD}.{GROUP} "{name}": the object has been modified; please apply your changes to the latest version and try again'
+        message = f'Operation cannot be fulfilled on {DGD}.{GROUP} "{name}": the object has been modified; please apply your changes to the latest version and try again'  # noqa: E501 - Kubernetes' own wording
         return ApiError(
             409, "Conflict", message, {"name": name, "group": GROUP, "kind": DGD}
         )
@@ -936,7 +895,7 @@ def _forward(request: Request, url: str) -> Response:
         k: v for k, v in request.headers.items() if k in ("content-type", "accept")
     }
     data = request.body if request.method in ("POST", "PUT", "PATCH") else None
-    outgoing = urllib.request.Request(
+    outgoing = urllib.request.Request(  # noqa: S310 - http URLs registered by tests
         url, data=data, headers=headers, method=request.method
     )
     try:

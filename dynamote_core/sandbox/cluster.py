@@ -16,7 +16,7 @@ Obj = dict[str, Any]
 DEFAULT_NODES = "2x8xA100-80,1x4xL4-24,1xcpu"
 NAMESPACES = ("default", "dynamo-system", "kube-system")
 OPERATOR_NAMESPACE = "dynamo-system"
-HF_SECRET = "hf-token-secret"
+HF_SECRET = "hf-token-secret"  # noqa: S105 - a Secret name, not a password
 KUBE_VERSION = {
     "major": "1",
     "minor": "33",
@@ -86,7 +86,8 @@ def parse_node_spec(spec: str) -> list[NodeGroup]:
 
 def build_nodes(groups: list[NodeGroup]) -> list[Obj]:
     """Node objects named gpu-<model>-<i> or cpu-<i>."""
-    nodes, seen = [], {}
+    nodes: list[Obj] = []
+    seen: dict[str, int] = {}
     for group in groups:
         prefix = f"gpu-{group.model.lower()}" if group.gpus else "cpu"
         for _ in range(group.count):

@@ -1,4 +1,4 @@
-"""Fault injection for the sandbox API server: latency, errors, hangs, refused connections.
+"""Fault injection for the sandbox API: latency, errors, hangs, refused connections.
 
 Tests arm faults here; the server asks `next_fault()` before serving each request.
 Every fault can be limited to requests whose path contains a substring and/or to one

@@ -10,6 +10,7 @@ It writes only through the `Store`; the API server never calls into it.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -35,8 +36,9 @@ OPERATOR_VERSION = "1.6.1"
 OPERATOR_POD_PREFIX = "dynamo-platform-dynamo-operator-controller-manager"
 WORKER_TYPES = ("worker", "prefill", "decode")
 _ALNUM = "bcdfghjklmnpqrstvwxz2456789"
-# Ticks a failing pod waits before it retries (a crash loop backs off further each time).
+# Ticks a failing pod waits before it retries (a crash loop backs off further).
 RETRY_TICKS = 8
+TERMINATION_TICKS = 2
 ENGINE_MODULES = (
     "dynamo.vllm",
     "dynamo.sglang",
@@ -103,7 +105,7 @@ class Operator:
                 if self.available and not dgd["metadata"].get("deletionTimestamp"):
                     self._write_status(dgd)
 
-    # -- the operator pod ----------------------------------------------------------------
+    # -- the operator pod --------------------------------------------------------
 
     def create_operator_pod(self) -> None:
         """The pod that tells callers the operator is installed (and alive or not)."""
@@ -143,7 +145,7 @@ class Operator:
         if self.operator_pod:
             self.store.update("pods", OPERATOR_NAMESPACE, self.operator_pod, mark)
 
-    # -- reconcile -----------------------------------------------------------------------
+    # -- reconcile ---------------------------------------------------------------
 
     def _reconcile(self, dgd: Obj) -> None:
         meta = dgd["metadata"]
@@ -349,7 +351,7 @@ class Operator:
             if (p["metadata"].get("labels") or {}).get(LABEL_DGD) == name
         ]
 
-    # -- status --------------------------------------------------------------------------
+    # -- status ------------------------------------------------------------------
 
     def _write_status(self, dgd: Obj) -> None:
         meta = dgd["metadata"]
@@ -382,7 +384,7 @@ class Operator:
             }
             if len(ready) < replicas or len(pods) > len(updated):
                 not_ready.append(
-                    f"{_selector(meta['name'], component)}: Component deployment not ready - {len(ready)}/{replicas} replicas ready"
+                    f"{_selector(meta['name'], component)}: Component deployment not ready - {len(ready)}/{replicas} replicas ready"  # noqa: E501 - Kubernetes' own wording
                 )
         rolling = any(
             p["metadata"]["labels"].get("pod-template-hash")
@@ -412,7 +414,7 @@ class Operator:
 
         def write(obj: Obj) -> None:
             status = obj.setdefault("status", {})
-            previous = next(
+            previous: Obj = next(
                 (c for c in status.get("conditions") or [] if c.get("type") == "Ready"),
                 {},
             )
@@ -434,7 +436,7 @@ class Operator:
 
         self.store.update(DGD, meta["namespace"], meta["name"], write)
 
-    # -- scheduling ----------------------------------------------------------------------
+    # -- scheduling --------------------------------------------------------------
 
     def _schedule_pods(self) -> None:
         nodes = self.store.list("nodes")
@@ -466,7 +468,7 @@ class Operator:
         if not fitting:
             if not life.warned_unschedulable:
                 life.warned_unschedulable = True
-                message = f"0/{node_count} nodes are available: {node_count} Insufficient {GPU}. preemption: 0/{node_count} nodes are available: {node_count} No preemption victims found for incoming pod."
+                message = f"0/{node_count} nodes are available: {node_count} Insufficient {GPU}. preemption: 0/{node_count} nodes are available: {node_count} No preemption victims found for incoming pod."  # noqa: E501 - Kubernetes' own wording
                 self._event(
                     pod, "Warning", "FailedScheduling", message, "default-scheduler"
                 )
@@ -479,7 +481,7 @@ class Operator:
                     ),
                 )
             return
-        # Spread like the default scheduler's least-allocated scoring, on the emptiest node.
+        # Like the default scheduler's least-allocated scoring: the emptiest node wins.
         node = (
             max(fitting, key=lambda n: (free[n], n))
             if life.gpus
@@ -491,7 +493,7 @@ class Operator:
         def bind(obj: Obj) -> None:
             obj["spec"]["nodeName"] = node
             obj["status"] |= {
-                "hostIP": "10.0.0.%d" % (sum(map(ord, node)) % 250),
+                "hostIP": f"10.0.0.{sum(map(ord, node)) % 250}",
                 "startTime": now_rfc3339(),
             }
             _set_conditions(obj, scheduled=True, ready=False)
@@ -512,19 +514,25 @@ class Operator:
             "default-scheduler",
         )
 
-    # -- pod lives -----------------------------------------------------------------------
+    # -- pod lives ---------------------------------------------------------------
 
     def _live(self, pod: Obj) -> None:
         meta = pod["metadata"]
         key = (meta["namespace"], meta["name"])
         if meta.get("name") == self.operator_pod:
             return
-        if meta.get("deletionTimestamp"):
-            self.store.remove("pods", *key)
-            self.store.drop_log(*key)
-            self._lives.pop(key, None)
-            return
         life = self._lives.get(key)
+        if meta.get("deletionTimestamp"):
+            # The kubelet takes a couple of ticks to stop containers: Terminating shows.
+            if life is not None and life.stage != "terminating":
+                life.stage, life.ticks = "terminating", 0
+            if life is None or life.ticks >= TERMINATION_TICKS:
+                self.store.remove("pods", *key)
+                self.store.drop_log(*key)
+                self._lives.pop(key, None)
+            else:
+                life.ticks += 1
+            return
         if life is None or life.stage == "unscheduled":
             return
         life.ticks += 1
@@ -570,19 +578,19 @@ class Operator:
             pod,
             "Normal",
             "Pulled",
-            f'Successfully pulled image "{image}" in 2.1s (2.1s including waiting). Image size: 9876543210 bytes.',
+            f'Successfully pulled image "{image}" in 2.1s (2.1s including waiting). Image size: 9876543210 bytes.',  # noqa: E501 - Kubernetes' own wording
             "kubelet",
         )
         self._start_container(pod, life)
 
     def _fail_pull(self, pod: Obj, life: PodLife, image: str) -> None:
         life.stage, life.ticks = "pull-error", 0
-        reason = f'failed to pull and unpack image "{image}": failed to resolve reference "{image}": {image}: not found'
+        reason = f'failed to pull and unpack image "{image}": failed to resolve reference "{image}": {image}: not found'  # noqa: E501 - Kubernetes' own wording
         self._event(
             pod,
             "Warning",
             "Failed",
-            f'Failed to pull image "{image}": rpc error: code = NotFound desc = {reason}',
+            f'Failed to pull image "{image}": rpc error: code = NotFound desc = {reason}',  # noqa: E501 - Kubernetes' own wording
             "kubelet",
         )
         self._event(pod, "Warning", "Failed", "Error: ErrImagePull", "kubelet")
@@ -659,7 +667,7 @@ class Operator:
         backoff = min(10 * 2 ** (life.restarts - 1), 300)
         waiting = {
             "reason": "CrashLoopBackOff",
-            "message": f"back-off {backoff}s restarting failed container=main pod={meta['name']}_{meta['namespace']}({meta.get('uid', '')})",
+            "message": f"back-off {backoff}s restarting failed container=main pod={meta['name']}_{meta['namespace']}({meta.get('uid', '')})",  # noqa: E501 - Kubernetes' own wording
         }
         self._set_main(
             pod,
@@ -673,7 +681,7 @@ class Operator:
             pod,
             "Warning",
             "BackOff",
-            f"Back-off restarting failed container main in pod {meta['name']}_{meta['namespace']}({meta.get('uid', '')})",
+            f"Back-off restarting failed container main in pod {meta['name']}_{meta['namespace']}({meta.get('uid', '')})",  # noqa: E501 - Kubernetes' own wording
             "kubelet",
         )
 
@@ -686,7 +694,7 @@ class Operator:
             pod,
             "Normal",
             "Pulled",
-            f'Container image "{_main(pod).get("image", "")}" already present on machine',
+            f'Container image "{_main(pod).get("image", "")}" already present on machine',  # noqa: E501 - Kubernetes' own wording
             "kubelet",
         )
         self._start_container(pod, life)
@@ -784,7 +792,7 @@ def record_event(
     store.create("events", event)
 
 
-# -- pure helpers -------------------------------------------------------------------------
+# -- pure helpers ------------------------------------------------------------------
 
 
 def _random(length: int, hexa: bool = False) -> str:
@@ -825,7 +833,7 @@ def _component_labels(dgd: Obj, component: Obj) -> dict[str, str]:
 
 
 def _pod_container(dgd: Obj, component: Obj, container: Obj) -> Obj:
-    result = json.loads(json.dumps(container))
+    result: Obj = copy.deepcopy(container)
     if result.get("name") != "main":
         return result
     kind = component.get("type", "worker")
@@ -1000,11 +1008,11 @@ def _crash_lines(mode: str) -> list[str]:
     if mode == "oom":
         return [
             "INFO model loader: Loading safetensors checkpoint shards: 60% Completed",
-            "(the container was killed by the kernel: memory limit exceeded, exit code 137, OOMKilled)",
+            "(the container was killed by the kernel: memory limit exceeded, exit code 137, OOMKilled)",  # noqa: E501 - Kubernetes' own wording
         ]
     return [
         "Traceback (most recent call last):",
-        '  File "/opt/dynamo/venv/lib/python3.12/site-packages/dynamo/worker/main.py", line 88, in init',
+        '  File "/opt/dynamo/venv/lib/python3.12/site-packages/dynamo/worker/main.py", line 88, in init',  # noqa: E501 - Kubernetes' own wording
         "RuntimeError: Engine core initialization failed. See root cause above.",
-        f"(sandbox: simulated crash, triggered by annotation {FAIL_ANNOTATION}=crash-loop)",
+        f"(sandbox: simulated crash, triggered by annotation {FAIL_ANNOTATION}=crash-loop)",  # noqa: E501 - Kubernetes' own wording
     ]

@@ -34,13 +34,13 @@ CONTEXT = "dynamote-sandbox"
 
 
 class Sandbox:
-    """A sandbox cluster; `start()` it, use `url` or `write_kubeconfig()`, then `stop()`.
+    """A sandbox cluster: `start()`, then `url` or `write_kubeconfig()`, then `stop()`.
 
     Args:
         port: TCP port on 127.0.0.1; 0 picks a free one.
         nodes: a node spec like "2x8xA100-80,1x4xL4-24,1xcpu"; None for the default.
         speed: seconds per operator tick (pods get Ready after a handful of ticks).
-        served_versions: nvidia.com versions served; ("v1alpha1",) mimics operators < 1.2.
+        served_versions: nvidia.com versions; ("v1alpha1",) mimics operators < 1.2.
         hf_token: the value stored in dynamo-system/hf-token-secret; random by default.
     """
 
@@ -115,7 +115,7 @@ class Sandbox:
         self.operator.set_available(available)
 
     def deny(self, verb: str, resource: str, namespace: str | None = None) -> None:
-        """Answer 403 to `verb` on `resource` (e.g. "pods/log"), in one namespace or all."""
+        """Answer 403 to `verb` on `resource` (e.g. "pods/log") in a namespace or all."""  # noqa: E501 - Kubernetes' own wording
         self.api.deny(verb, resource, namespace)
 
     def allow_all(self) -> None:

@@ -7,6 +7,7 @@ socket on the same port to simulate refused connections. Only `Sandbox` uses it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -63,7 +64,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.server.owner.track(self.connection, False)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: object) -> None:
         logger.debug("sandbox %s", format % args)
 
     def do_GET(self) -> None:
@@ -201,10 +202,8 @@ class ApiServer:
         with self._log_lock:
             connections = list(self._connections)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         if self._thread is not None:
             self._thread.join(timeout=2)
 

@@ -8,6 +8,7 @@ nothing about HTTP or Dynamo; the server and the simulated operator call it.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import threading
 import time
@@ -44,15 +45,17 @@ class ResourceVersionTooOld(Exception):
 
 
 class Store:
-    """Thread-safe objects by (resource, namespace, name); namespace "" is cluster scope."""
+    """Thread-safe objects by (resource, namespace, name); "" is cluster scope."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._objects: dict[str, dict[tuple[str, str], Obj]] = {}
-        self._history: list[Change] = []
+        self._history: builtins.list[Change] = []
         self._resource_version = 0
-        self._logs: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+        self._logs: dict[
+            tuple[str, str], tuple[builtins.list[str], builtins.list[str]]
+        ] = {}
         self.closed = False
 
     @property
@@ -66,8 +69,8 @@ class Store:
             found = self._objects.get(resource, {}).get((namespace, name))
             return copy.deepcopy(found) if found is not None else None
 
-    def list(self, resource: str, namespace: str | None = None) -> list[Obj]:
-        """Copies of the objects of a resource, in one namespace or all, sorted by name."""
+    def list(self, resource: str, namespace: str | None = None) -> builtins.list[Obj]:
+        """Copies of a resource's objects, in one namespace or all, sorted by name."""
         with self._lock:
             items = [
                 obj
@@ -103,7 +106,7 @@ class Store:
     def update(
         self, resource: str, namespace: str, name: str, mutate: Callable[[Obj], None]
     ) -> Obj | None:
-        """Apply `mutate` to the stored object under the lock; write only if it changed."""
+        """Apply `mutate` to the stored object under the lock; write if it changed."""
         with self._lock:
             current = self._objects.get(resource, {}).get((namespace, name))
             if current is None:
@@ -151,8 +154,7 @@ class Store:
                         return
                     self._changed.wait(min(remaining, 0.5))
                     continue
-            for change in pending:
-                yield change
+            yield from pending
 
     def append_log(self, namespace: str, pod: str, line: str) -> None:
         """Add a line to a pod's current container log."""
@@ -165,7 +167,9 @@ class Store:
             current, _ = self._logs.get((namespace, pod), ([], []))
             self._logs[(namespace, pod)] = ([], current)
 
-    def read_log(self, namespace: str, pod: str, previous: bool = False) -> list[str]:
+    def read_log(
+        self, namespace: str, pod: str, previous: bool = False
+    ) -> builtins.list[str]:
         """A pod's current (or previous) container log lines."""
         with self._lock:
             current, before = self._logs.get((namespace, pod), ([], []))
