@@ -1,0 +1,52 @@
+"""Dynamote: put a Hugging Face model onto NVIDIA Dynamo in Kubernetes.
+
+Run with `streamlit run app.py`. This file sets up the page, logging, the
+browser-stored settings and the sidebar, then runs the chosen page.
+"""
+
+import streamlit as st
+
+from ui import logs, sidebar, storage
+from ui.render import guard_page
+
+st.set_page_config(
+    page_title="Dynamote",
+    page_icon=":material/rocket_launch:",
+    layout="wide",
+)
+logs.configure_logging()
+
+PAGES = [
+    st.Page(
+        "pages/catalog.py",
+        title="Catalog",
+        icon=":material/apps:",
+        url_path="catalog",
+        default=True,
+    ),
+    st.Page(
+        "pages/configure.py",
+        title="Configure",
+        icon=":material/tune:",
+        url_path="configure",
+    ),
+    st.Page(
+        "pages/deployments.py",
+        title="Deployments",
+        icon=":material/deployed_code:",
+        url_path="deployments",
+    ),
+    st.Page(
+        "pages/settings.py",
+        title="Settings",
+        icon=":material/settings:",
+        url_path="settings",
+    ),
+]
+
+page = st.navigation(PAGES)
+with guard_page():
+    storage.sync_browser_storage()
+    sidebar.render_connection_panel()
+with guard_page():
+    page.run()

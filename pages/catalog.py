@@ -1,0 +1,98 @@
+"""Catalog: search and filter the models, then pick one to configure."""
+
+import streamlit as st
+
+from dynamote_core.catalog import search_models
+from ui import models, state
+from ui.render import escape_markdown, format_context, guarded, label_engine
+
+CARD_WIDTH = 340
+
+
+def render_card(model) -> None:
+    """One model as a bordered card with its facts and a Configure button."""
+    with st.container(border=True, width=CARD_WIDTH, height="stretch"):
+        st.markdown(f"**{escape_markdown(model.display_name)}**")
+        st.caption(escape_markdown(model.id))
+        with st.container(horizontal=True, gap="small"):
+            st.badge(
+                escape_markdown(model.task), icon=":material/category:", color="blue"
+            )
+            st.badge(
+                escape_markdown(model.size_label),
+                icon=":material/straighten:",
+                color="gray",
+            )
+            st.badge(
+                escape_markdown(model.license), icon=":material/gavel:", color="violet"
+            )
+            if model.gated:
+                st.badge("Gated", icon=":material/lock:", color="orange")
+        st.markdown(escape_markdown(model.description))
+        st.caption(escape_markdown(describe_memory(model)))
+        st.caption(
+            escape_markdown("Engines: " + ", ".join(map(label_engine, model.engines)))
+        )
+        if st.button(
+            "Configure",
+            key=f"{state.CATALOG_CONFIGURE_PREFIX}{model.id}",
+            icon=":material/tune:",
+            type="primary",
+            help=f"Configure a deployment of {model.id}",
+        ):
+            st.session_state[state.SELECTED_MODEL] = model.id
+            st.switch_page(
+                "pages/configure.py", query_params={state.QUERY_MODEL: model.id}
+            )
+
+
+def describe_memory(model) -> str:
+    """'≈ 18 GiB per worker at 32k context' for the model's default context."""
+    estimate = models.estimate_model_memory(model.id, model.context_length, 1)
+    context = format_context(model.context_length)
+    return f"≈ {estimate.total_gib:.0f} GiB GPU memory per worker at {context} context"
+
+
+@st.fragment
+@guarded
+def browse_catalog() -> None:
+    """Search box, filter chips and the card grid; typing reruns only this part."""
+    catalog = models.get_catalog()
+    query = st.text_input(
+        "Search models",
+        key=state.CATALOG_SEARCH,
+        type="search",
+        live=True,
+        placeholder="Name, Hugging Face id, family…",
+    )
+    with st.container(horizontal=True, gap="large"):
+        tasks = st.pills(
+            "Task",
+            sorted({model.task for model in catalog.models}),
+            selection_mode="multi",
+            key=state.CATALOG_TASKS,
+        )
+        engines = st.pills(
+            "Engine",
+            sorted({engine for model in catalog.models for engine in model.engines}),
+            selection_mode="multi",
+            format_func=label_engine,
+            key=state.CATALOG_ENGINES,
+        )
+
+    found = search_models(catalog.models, query or "", tasks or [], engines or [])
+    st.caption(f"{len(found)} of {len(catalog.models)} models")
+    if not found:
+        st.info(
+            "No model matches. Clear the search or the filters.",
+            icon=":material/search_off:",
+        )
+        return
+    with st.container(horizontal=True, wrap=True, gap="medium"):
+        for model in found:
+            render_card(model)
+
+
+st.title("Model catalog", anchor=False)
+st.caption("Pick a Hugging Face model to serve with NVIDIA Dynamo.")
+browse_catalog()

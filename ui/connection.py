@@ -1,0 +1,245 @@
+"""Which cluster the app talks to, and cached access to it.
+
+The sandbox (a simulated cluster on loopback) is used when settings ask for it
+or when there is no kubeconfig and no in-cluster service account; one sandbox
+serves the whole server process. Clients are cached per (kubeconfig, context).
+Cluster reads go through `st.cache_data` keyed by connection and namespace, so
+many sessions watching the same namespace cost about the API calls of one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from dynamote_core import cluster, deployments, kube
+from dynamote_core.config import DeploymentConfig
+from dynamote_core.errors import ConfigError, DynamoteError
+from dynamote_core.settings import AppSettings, load_settings
+from ui import models, storage
+
+log = logging.getLogger(__name__)
+
+# Seconds per simulated operator step: slow enough that the demo shows progress.
+DEFAULT_SANDBOX_SPEED = 0.5
+# Without discovery (cluster unreachable, setting "auto"), previews use the newest API.
+FALLBACK_API_VERSION = "v1beta1"
+STATUS_TTL_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where this session's cluster calls go, and with which settings."""
+
+    kubeconfig: str | None
+    context: str | None
+    in_cluster: bool
+    is_sandbox: bool
+    namespace: str
+    hf_secret: str
+    api_version_setting: str
+
+    @property
+    def client_key(self) -> tuple[str | None, str | None, bool]:
+        return (self.kubeconfig, self.context, self.in_cluster)
+
+
+@st.cache_resource(show_spinner=False)
+def get_app_settings() -> AppSettings:
+    """The process settings from environment variables, read once."""
+    return load_settings()
+
+
+def read_sandbox_speed() -> float:
+    """Seconds per simulated operator step, from DYNAMOTE_SANDBOX_SPEED."""
+    raw = os.environ.get("DYNAMOTE_SANDBOX_SPEED", "").strip()
+    try:
+        return max(0.0, float(raw)) if raw else DEFAULT_SANDBOX_SPEED
+    except ValueError:
+        log.warning(
+            "DYNAMOTE_SANDBOX_SPEED=%r is not a number; using %s",
+            raw,
+            DEFAULT_SANDBOX_SPEED,
+        )
+        return DEFAULT_SANDBOX_SPEED
+
+
+@st.cache_resource(show_spinner="Starting the sandbox cluster…")
+def start_sandbox(speed: float) -> tuple[Any, str]:
+    """Start the process's one sandbox; returns it and its kubeconfig path."""
+    from dynamote_core.sandbox import Sandbox
+
+    sandbox = Sandbox(port=0, speed=speed).start()
+    directory = Path(tempfile.mkdtemp(prefix="dynamote-sandbox-"))
+    kubeconfig = sandbox.write_kubeconfig(directory / "kubeconfig")
+    log.info("Sandbox cluster started at %s (kubeconfig %s)", sandbox.url, kubeconfig)
+    return sandbox, str(kubeconfig)
+
+
+def resolve_connection() -> Connection:
+    """This session's connection: the sandbox or a kubeconfig context."""
+    settings = get_app_settings()
+    chosen = storage.current_settings()
+    common = {
+        "namespace": chosen.namespace,
+        "hf_secret": chosen.hf_secret,
+        "api_version_setting": chosen.api_version,
+    }
+    if settings.is_sandbox_wanted():
+        _, kubeconfig = start_sandbox(read_sandbox_speed())
+        return Connection(kubeconfig, None, False, True, **common)
+
+    has_kubeconfig = any(path.is_file() for path in settings.kubeconfig_paths())
+    in_cluster = settings.in_cluster and not has_kubeconfig
+    context = chosen.kube_context or settings.kube_context
+    return Connection(settings.kubeconfig, context, in_cluster, False, **common)
+
+
+@st.cache_resource(show_spinner=False)
+def _get_api_client(
+    kubeconfig: str | None, context: str | None, in_cluster: bool
+) -> Any:
+    return kube.new_api_client(
+        kubeconfig=kubeconfig, context=context, in_cluster=in_cluster
+    )
+
+
+def get_api_client(connection: Connection) -> Any:
+    """The cached ApiClient for the connection's kubeconfig and context."""
+    return _get_api_client(*connection.client_key)
+
+
+def list_kube_contexts() -> tuple[list[str], str | None]:
+    """Context names of the kubeconfig the app would use, and the current one."""
+    settings = get_app_settings()
+    if settings.is_sandbox_wanted():
+        _, kubeconfig = start_sandbox(read_sandbox_speed())
+        return kube.list_contexts(kubeconfig)
+    return kube.list_contexts(settings.kubeconfig)
+
+
+@st.cache_data(ttl=STATUS_TTL_SECONDS, show_spinner=False)
+def _fetch_cluster_status(
+    kubeconfig: str | None,
+    context: str | None,
+    in_cluster: bool,
+    namespace: str,
+    hf_secret: str,
+    api_version_setting: str,
+) -> Any:
+    client = _get_api_client(kubeconfig, context, in_cluster)
+    return cluster.get_cluster_status(client, namespace, hf_secret, api_version_setting)
+
+
+def fetch_cluster_status(connection: Connection) -> Any:
+    """The connection's ClusterStatus, shared across sessions for a few seconds."""
+    return _fetch_cluster_status(
+        *connection.client_key,
+        connection.namespace,
+        connection.hf_secret,
+        connection.api_version_setting,
+    )
+
+
+def resolve_api_version(connection: Connection, status: Any | None) -> str:
+    """The DGD API version to use: discovered, chosen, or the newest as fallback."""
+    if status is not None and getattr(status, "api_version", None):
+        return str(status.api_version)
+    if connection.api_version_setting != "auto":
+        return connection.api_version_setting
+    return FALLBACK_API_VERSION
+
+
+def _read_list_ttl() -> float:
+    # Decorators need the TTL at import; a bad environment is reported elsewhere.
+    try:
+        return max(1.0, load_settings().refresh_seconds / 2)
+    except ConfigError:
+        return 5.0
+
+
+@st.cache_data(ttl=_read_list_ttl(), show_spinner=False)
+def _fetch_deployments(
+    kubeconfig: str | None,
+    context: str | None,
+    in_cluster: bool,
+    namespace: str,
+    api_version: str,
+) -> list[Any]:
+    client = _get_api_client(kubeconfig, context, in_cluster)
+    return deployments.list_deployments(client, namespace, api_version)
+
+
+def fetch_deployments(connection: Connection, api_version: str) -> list[Any]:
+    """Deployments in the connection's namespace, shared across sessions briefly."""
+    return _fetch_deployments(*connection.client_key, connection.namespace, api_version)
+
+
+@st.cache_data(ttl=1, show_spinner=False)
+def _fetch_details(
+    kubeconfig: str | None,
+    context: str | None,
+    in_cluster: bool,
+    namespace: str,
+    name: str,
+    api_version: str,
+) -> Any:
+    client = _get_api_client(kubeconfig, context, in_cluster)
+    return deployments.get_deployment_details(client, namespace, name, api_version)
+
+
+def fetch_deployment_details(
+    connection: Connection, name: str, api_version: str
+) -> Any:
+    """One deployment's details (cached for a second against double renders)."""
+    return _fetch_details(
+        *connection.client_key, connection.namespace, name, api_version
+    )
+
+
+def peek_cluster_status(connection: Connection) -> Any | None:
+    """The cluster status when the cluster answers, else None (never raises)."""
+    try:
+        status = fetch_cluster_status(connection)
+    except DynamoteError as error:
+        log.debug("No cluster status: %s", error)
+        return None
+    return status if status.reachable else None
+
+
+@st.cache_data(ttl=STATUS_TTL_SECONDS, show_spinner="Running pre-flight checks…")
+def _run_preflight(
+    kubeconfig: str | None,
+    context: str | None,
+    in_cluster: bool,
+    config_json: str,
+    model_id: str,
+    api_version: str,
+) -> list[Any]:
+    client = _get_api_client(kubeconfig, context, in_cluster)
+    config = DeploymentConfig.model_validate_json(config_json)
+    model = models.find_model(model_id)
+    return deployments.run_preflight(client, config, model, api_version)
+
+
+def run_preflight_checks(
+    connection: Connection, config: DeploymentConfig, model_id: str, api_version: str
+) -> list[Any]:
+    """Pre-flight checks for a config, reused for a few seconds."""
+    return _run_preflight(
+        *connection.client_key, config.model_dump_json(), model_id, api_version
+    )
+
+
+def forget_cluster_reads() -> None:
+    """Drop cached cluster reads, after a write or when the user asks to retry."""
+    _run_preflight.clear()
+    _fetch_cluster_status.clear()
+    _fetch_deployments.clear()
+    _fetch_details.clear()

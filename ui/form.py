@@ -1,0 +1,121 @@
+"""Configure page support: widget keys per DeploymentConfig field, defaults, errors.
+
+Keeps the page itself to reading widgets, calling the core and rendering.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from dynamote_core.config import DeploymentConfig, default_deployment_name
+from dynamote_core.errors import ConfigError
+from ui import state
+from ui.render import escape_markdown
+
+# DeploymentConfig field -> widget key. The page renders one widget per entry.
+FIELD_KEYS = {
+    "engine": state.CONFIG_ENGINE,
+    "mode": state.CONFIG_MODE,
+    "router_mode": state.CONFIG_ROUTER_MODE,
+    "replicas": state.CONFIG_REPLICAS,
+    "prefill_replicas": state.CONFIG_PREFILL_REPLICAS,
+    "decode_replicas": state.CONFIG_DECODE_REPLICAS,
+    "name": state.CONFIG_NAME,
+    "served_model_name": state.CONFIG_SERVED_MODEL_NAME,
+    "hf_secret_name": state.CONFIG_HF_SECRET,
+    "context_length": state.CONFIG_CONTEXT_LENGTH,
+    "gpus_per_worker": state.CONFIG_GPUS_PER_WORKER,
+    "memory": state.CONFIG_MEMORY,
+    "enforce_eager": state.CONFIG_ENFORCE_EAGER,
+    "prefix_caching": state.CONFIG_PREFIX_CACHING,
+    "trust_remote_code": state.CONFIG_TRUST_REMOTE_CODE,
+    "engine_args": state.CONFIG_ENGINE_ARGS,
+    "dynamo_version": state.CONFIG_DYNAMO_VERSION,
+    "image": state.CONFIG_IMAGE,
+}
+
+
+def field_default(field: str) -> Any:
+    """DeploymentConfig's own default for a field, or None when it has none."""
+    info = DeploymentConfig.model_fields.get(field)
+    if info is None or info.is_required():
+        return None
+    return info.get_default(call_default_factory=True)
+
+
+def seed_form(model: Any, settings: Any) -> None:
+    """Fill the form with defaults for `model`; called when the model changes."""
+    engine = st.session_state.get(state.CONFIG_ENGINE)
+    if engine not in model.engines:
+        engine = model.engines[0]
+    values = {field: field_default(field) for field in FIELD_KEYS}
+    values |= {
+        "engine": engine,
+        "name": default_deployment_name(model.id, engine),
+        "served_model_name": model.id,
+        "hf_secret_name": settings.hf_secret,
+        "context_length": model.context_length,
+        "dynamo_version": settings.dynamo_version,
+    }
+    for field, key in FIELD_KEYS.items():
+        value = values[field]
+        st.session_state[key] = _widget_value(value)
+    st.session_state[state.CONFIG_DEFAULT_NAME] = values["name"]
+    st.session_state[state.CONFIG_FORM_MODEL] = model.id
+
+
+def _widget_value(value: Any) -> Any:
+    # Text widgets hold "" where the config holds None.
+    return "" if value is None else value
+
+
+def follow_default_name(model_id: str) -> None:
+    """After an engine change, keep a default name in step; keep an edited one."""
+    engine = st.session_state[state.CONFIG_ENGINE]
+    old_default = st.session_state.get(state.CONFIG_DEFAULT_NAME)
+    new_default = default_deployment_name(model_id, engine)
+    if st.session_state.get(state.CONFIG_NAME) in ("", old_default):
+        st.session_state[state.CONFIG_NAME] = new_default
+    st.session_state[state.CONFIG_DEFAULT_NAME] = new_default
+
+
+def read_form(model_id: str, namespace: str) -> dict[str, Any]:
+    """The form's values as validate_config expects them."""
+    values = {field: st.session_state.get(key) for field, key in FIELD_KEYS.items()}
+    values = {
+        field: (None if value == "" else value) for field, value in values.items()
+    }
+    return values | {"model_id": model_id, "namespace": namespace}
+
+
+class FieldErrors:
+    """The ConfigError of this run, shown field by field under each widget."""
+
+    def __init__(self, error: ConfigError | None) -> None:
+        self.error = error
+        self.shown: set[int] = set()
+
+    def show(self, *fields: str) -> None:
+        if self.error is None:
+            return
+        for field in fields:
+            for field_error in self.error.for_field(field):
+                self._render(field_error)
+
+    def show_rest(self) -> None:
+        """Errors no widget showed (e.g. about the combination of fields)."""
+        if self.error is None:
+            return
+        for field_error in self.error.field_errors:
+            self._render(field_error)
+
+    def _render(self, field_error: Any) -> None:
+        if id(field_error) in self.shown:
+            return
+        self.shown.add(id(field_error))
+        text = f"{field_error.problem} {field_error.fix}".strip()
+        st.error(
+            escape_markdown(f"{field_error.field}: {text}"), icon=":material/error:"
+        )
