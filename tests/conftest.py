@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+pytest_plugins = ["tests.fixtures_sandbox"]
+
 
 @pytest.fixture(autouse=True)
 def _no_real_cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:

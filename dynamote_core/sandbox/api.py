@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from dynamote_core.errors import FieldError
 from dynamote_core.sandbox import convert
@@ -174,7 +175,7 @@ class KubeApi:
             return Response.json(error.code, error.body())
 
     def _route(self, request: Request) -> Response:
-        parts = [p for p in request.path.split("/") if p]
+        parts = [unquote(p) for p in request.path.split("/") if p]
         if request.method == "GET" and parts in (["version"], ["version", ""]):
             return Response.json(200, dict(KUBE_VERSION, platform="linux/amd64"))
         if parts == ["api"]:

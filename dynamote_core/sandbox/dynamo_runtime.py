@@ -33,7 +33,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from dynamote_core.errors import DynamoteError
 from dynamote_core.sandbox.mocker_model import write_mocker_model
@@ -51,6 +51,7 @@ INSTALL_HINT = (
 SPEEDUP_RATIO = "100"
 STOP_GRACE_SECONDS = 4.0
 LOG_TAIL_CHARS = 2000
+MAX_PROCESSES_PER_ROLE = 4
 
 Mode = Literal["aggregated", "disaggregated"]
 
@@ -315,6 +316,21 @@ class DynamoRuntime:
         )  # fmt: skip
         return graph
 
+    def start_graph_for(self, dgd: dict[str, Any]) -> RunningGraph:
+        """Start the graph that serves a (v1beta1) DGD; see `read_graph_options`."""
+        options = read_graph_options(dgd)
+        metadata = dgd.get("metadata") or {}
+        return self.start_graph(
+            str(metadata.get("namespace") or "default"),
+            str(metadata["name"]),
+            options.served_model_name,
+            router_mode=options.router_mode,
+            workers=options.workers,
+            mode=options.mode,
+            prefill=options.prefill,
+            decode=options.decode,
+        )
+
     def stop_graph(self, namespace: str, dgd_name: str) -> None:
         """Stop a DGD's graph, if one runs."""
         with self._lock:
@@ -405,6 +421,92 @@ def frontend_args(port: int, router_mode: str | None) -> list[str]:
     if router_mode and router_mode != "none":
         args += ["--router-mode", router_mode]
     return args
+
+
+@dataclass(frozen=True)
+class GraphOptions:
+    """What `start_graph` needs, read from a DGD."""
+
+    served_model_name: str
+    router_mode: str | None
+    mode: Mode
+    workers: int
+    prefill: int
+    decode: int
+
+
+def read_graph_options(dgd: dict[str, Any]) -> GraphOptions:
+    """The served model, router mode and replicas of a DGD in its v1beta1 form.
+
+    The served name is the workers' `--served-model-name`, else their `--model` /
+    `--model-path`, else the `dynamote.io/model` annotation, else the DGD's name. The
+    router mode is the frontend's `DYN_ROUTER_MODE` env or `--router-mode` argument.
+    Replicas are capped at MAX_PROCESSES_PER_ROLE: each mocker costs about 90 MB.
+    """
+    components = (dgd.get("spec") or {}).get("components") or []
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for component in components:
+        by_type.setdefault(str(component.get("type") or ""), []).append(component)
+    split = bool(by_type.get("prefill") or by_type.get("decode"))
+    engines = [*by_type.get("worker", []), *by_type.get("prefill", [])]
+    engines += by_type.get("decode", [])
+    return GraphOptions(
+        served_model_name=find_served_model_name(dgd, engines),
+        router_mode=find_router_mode(by_type.get("frontend", [])),
+        mode="disaggregated" if split else "aggregated",
+        workers=count_replicas(by_type.get("worker", [])),
+        prefill=count_replicas(by_type.get("prefill", [])),
+        decode=count_replicas(by_type.get("decode", [])),
+    )
+
+
+def main_container(component: dict[str, Any]) -> dict[str, Any]:
+    """The container named `main` of a v1beta1 component (empty if missing)."""
+    containers = ((component.get("podTemplate") or {}).get("spec") or {}).get(
+        "containers"
+    ) or []
+    return next((c for c in containers if c.get("name") == "main"), {})
+
+
+def read_flag(args: list[str], *names: str) -> str | None:
+    """The value of the first of `names` in an argument list (`--f v` or `--f=v`)."""
+    for name in names:
+        for index, arg in enumerate(args):
+            if arg == name and index + 1 < len(args):
+                return args[index + 1]
+            if arg.startswith(name + "="):
+                return arg.split("=", 1)[1]
+    return None
+
+
+def find_served_model_name(dgd: dict[str, Any], workers: list[dict[str, Any]]) -> str:
+    for component in workers:
+        args = [str(arg) for arg in main_container(component).get("args") or []]
+        name = read_flag(args, "--served-model-name") or read_flag(
+            args, "--model", "--model-path"
+        )
+        if name:
+            return name
+    annotations = (dgd.get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get("dynamote.io/model") or dgd["metadata"]["name"])
+
+
+def find_router_mode(frontends: list[dict[str, Any]]) -> str | None:
+    for component in frontends:
+        container = main_container(component)
+        for variable in container.get("env") or []:
+            if variable.get("name") == "DYN_ROUTER_MODE" and variable.get("value"):
+                return str(variable["value"])
+        args = [str(arg) for arg in container.get("args") or []]
+        mode = read_flag(args, "--router-mode")
+        if mode:
+            return mode
+    return None
+
+
+def count_replicas(components: list[dict[str, Any]]) -> int:
+    total = sum(int(c.get("replicas", 1)) for c in components)
+    return max(0, min(total, MAX_PROCESSES_PER_ROLE))
 
 
 def worker_arg_lists(
