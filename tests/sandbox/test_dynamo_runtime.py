@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes.client import ApiClient
@@ -21,8 +22,10 @@ from dynamote_core.sandbox import CONTEXT, Sandbox
 from dynamote_core.sandbox.dynamo_runtime import (
     DynamoRuntime,
     DynamoRuntimeError,
+    GraphOptions,
     Mode,
     RunningGraph,
+    read_graph_options,
     worker_arg_lists,
 )
 from dynamote_core.sandbox.mocker_model import build_vocabulary, write_mocker_model
@@ -161,6 +164,88 @@ def test_worker_arg_lists_one_process_per_replica(
     assert ("--bootstrap-ports" in prefill_args) is bootstrap
 
 
+def component(
+    name: str,
+    kind: str,
+    replicas: int = 1,
+    args: list[str] | None = None,
+    env: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    main = {"name": "main", "image": "runtime:1.6.1", "args": args or [], "env": env}
+    return {
+        "name": name,
+        "type": kind,
+        "replicas": replicas,
+        "podTemplate": {"spec": {"containers": [main]}},
+    }
+
+
+def dgd(*components: dict[str, Any], model: str = "") -> dict[str, Any]:
+    annotations = {"dynamote.io/model": model} if model else {}
+    return {
+        "apiVersion": "nvidia.com/v1beta1",
+        "kind": "DynamoGraphDeployment",
+        "metadata": {
+            "name": "demo",
+            "namespace": NAMESPACE,
+            "annotations": annotations,
+        },
+        "spec": {"components": list(components)},
+    }
+
+
+KV_ENV = [{"name": "DYN_ROUTER_MODE", "value": "kv"}]
+
+
+@pytest.mark.parametrize(
+    ("graph", "expected"),
+    [
+        (
+            dgd(
+                component("Frontend", "frontend", env=KV_ENV),
+                component("worker", "worker", 2, ["--model", "Qwen/Qwen3-0.6B"]),
+            ),
+            GraphOptions("Qwen/Qwen3-0.6B", "kv", "aggregated", 2, 0, 0),
+        ),
+        (
+            dgd(
+                component("Frontend", "frontend", args=["--router-mode=random"]),
+                component("prefill", "prefill", 1, ["--model-path", "org/m"]),
+                component("decode", "decode", 3, ["--model-path", "org/m"]),
+            ),
+            GraphOptions("org/m", "random", "disaggregated", 0, 1, 3),
+        ),
+        (
+            dgd(
+                component("Frontend", "frontend"),
+                component(
+                    "worker",
+                    "worker",
+                    1,
+                    ["--model", "a/b", "--served-model-name", "b"],
+                ),
+            ),
+            GraphOptions("b", None, "aggregated", 1, 0, 0),
+        ),
+        (
+            dgd(
+                component("Frontend", "frontend"),
+                component("w", "worker", 9),
+                model="x/y",
+            ),
+            GraphOptions("x/y", None, "aggregated", 4, 0, 0),
+        ),
+    ],
+    ids=["agg-kv-env", "disagg-router-arg", "served-name-wins", "annotation-and-cap"],
+)
+def test_read_graph_options_from_a_dgd(
+    graph: dict[str, Any], expected: GraphOptions
+) -> None:
+    options = read_graph_options(graph)
+
+    assert options == expected
+
+
 def test_start_graph_without_runtime_says_how_to_install(tmp_path: Path) -> None:
     runtime = DynamoRuntime(python=tmp_path / "missing" / "python")
 
@@ -175,13 +260,17 @@ def test_start_graph_without_runtime_says_how_to_install(tmp_path: Path) -> None
 
 @pytest.mark.dynamo
 def test_model_is_listed_within_seconds(runtime: DynamoRuntime) -> None:
-    graph = runtime.start_graph(NAMESPACE, "listed", MODEL)
+    manifest = dgd(
+        component("Frontend", "frontend", env=KV_ENV),
+        component("worker", "worker", 1, ["--model", MODEL]),
+    )
 
+    graph = runtime.start_graph_for(manifest)
     graph.wait_until_serving(timeout=10)
 
     assert graph.is_running()
     assert graph.list_models() == [MODEL]
-    runtime.stop_graph(NAMESPACE, "listed")
+    runtime.stop_graph(NAMESPACE, "demo")
 
 
 @pytest.mark.dynamo
