@@ -229,17 +229,24 @@ def _namespace_exists(api_client: ApiClient, namespace: str) -> bool:
 
 
 def is_operator_alive(api_client: ApiClient) -> bool:
-    """True when a dynamo-operator pod is Running in any namespace."""
+    """True when a dynamo-operator pod is Running and Ready in any namespace."""
     pods = kube.call_json(
         CoreV1Api(api_client).list_pod_for_all_namespaces,
         verb="list",
         resource="pods",
         label_selector=OPERATOR_SELECTOR,
     )
-    return any(
-        (pod.get("status") or {}).get("phase") == "Running"
-        for pod in pods.get("items") or []
+    return any(is_pod_ready(pod) for pod in pods.get("items") or [])
+
+
+def is_pod_ready(pod: dict[str, Any]) -> bool:
+    """True when a pod is Running and its Ready condition is True."""
+    status = pod.get("status") or {}
+    ready = any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in status.get("conditions") or []
     )
+    return status.get("phase") == "Running" and ready
 
 
 def has_secret(api_client: ApiClient, namespace: str, name: str) -> bool:

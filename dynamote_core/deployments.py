@@ -14,6 +14,7 @@ pages.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -60,8 +61,10 @@ __all__ = [
     "check_hf_secret",
     "check_name",
     "compute_status",
+    "create_deployment",
     "delete_deployment",
     "deploy",
+    "dry_run_deployment",
     "get_deployment_details",
     "is_delete_stuck",
     "list_deployments",
@@ -78,6 +81,8 @@ CONFIG_ANNOTATION = "dynamote.io/config"
 STUCK_DELETE_SECONDS = 60
 LOG_TAIL_LINES = 20
 FRONTEND_PORT = 8000
+# Seconds between read-backs after a create got no answer; tests lower them.
+CREATE_CHECK_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0)
 
 DeploymentState = Literal["Pending", "Deploying", "Running", "Failed", "Terminating"]
 Verdict = Literal["pass", "warn", "fail"]
@@ -838,13 +843,14 @@ def check_hf_secret(
             message=f"Cannot tell whether secret {secret} exists in {ns}.",
             fix=f"Check with: kubectl auth can-i get secrets -n {ns}",
         )
-    # The pods reference the secret, so even a public model's pods wait for it.
     return PreflightCheck(
         name="hf_secret",
         verdict="fail" if model.gated else "warn",
         message=f"Secret {secret} does not exist in {ns}"
         + (
-            f"; {model.id} is gated." if model.gated else "; the pods will wait for it."
+            f"; {model.id} is gated and cannot be downloaded without it."
+            if model.gated
+            else "; the public model downloads without it, but may be rate-limited."
         ),
         fix=create,
     )
@@ -941,24 +947,31 @@ def deploy(
 ) -> DeployResult:
     """Dry-run then create one DGD; never creates twice.
 
-    A timed-out or dropped create is not repeated: the DGD is read back by name
-    and accepted only when it carries this manifest's config.
-
     Raises:
         ClusterInvalid: the dry run (or create) was rejected; `.causes` per field.
         AlreadyExists: a DGD of that name exists.
         OperatorUnavailable: the Dynamo admission webhook did not answer.
-        ClusterTimeout: the create's outcome is unknown and no DGD was found.
+        ClusterTimeout: the create got no answer and the DGD has not appeared.
+    """
+    dry_run_deployment(api_client, manifest, api_version)
+    return create_deployment(api_client, manifest, api_version)
+
+
+def dry_run_deployment(
+    api_client: ApiClient, manifest: dict[str, Any], api_version: str
+) -> None:
+    """Let the API server and the operator's webhooks judge a DGD without storing it.
+
+    Raises:
+        ClusterInvalid: rejected; `.causes` lists each field at fault.
+        AlreadyExists: a DGD of that name exists.
     """
     namespace = _namespace(manifest)
-    name = _name(manifest)
-    create = CustomObjectsApi(api_client).create_namespaced_custom_object
-    args = (GROUP, api_version, namespace, PLURAL)
     try:
         # A dry run persists nothing, so repeating it on a transient error is safe.
         kube.call(
-            create,
-            *args,
+            CustomObjectsApi(api_client).create_namespaced_custom_object,
+            *(GROUP, api_version, namespace, PLURAL),
             verb="create",
             resource=PLURAL,
             namespace=namespace,
@@ -966,9 +979,24 @@ def deploy(
             body=manifest,
             dry_run="All",
         )
-        created = kube.call(
-            create,
-            *args,
+    except AlreadyExists as exc:
+        raise _already_exists(_name(manifest), namespace) from exc
+
+
+def create_deployment(
+    api_client: ApiClient, manifest: dict[str, Any], api_version: str
+) -> DeployResult:
+    """Create one DGD, once.
+
+    A create that timed out or lost its connection is never sent again: the DGD
+    is read back by name (a few times, as the create may still be in flight) and
+    accepted only when it carries this manifest's config.
+    """
+    namespace, name = _namespace(manifest), _name(manifest)
+    try:
+        created = kube.call_json(
+            CustomObjectsApi(api_client).create_namespaced_custom_object,
+            *(GROUP, api_version, namespace, PLURAL),
             verb="create",
             resource=PLURAL,
             namespace=namespace,
@@ -983,7 +1011,7 @@ def deploy(
         name=name,
         namespace=namespace,
         api_version=api_version,
-        uid=(_as_dict(created).get("metadata") or {}).get("uid"),
+        uid=(created.get("metadata") or {}).get("uid"),
         message=f"Created DynamoGraphDeployment {name} in {namespace}.",
     )
 
@@ -997,17 +1025,17 @@ def _recover_create(
     """After a create with no answer: find out whether it landed, do not repeat it."""
     name, namespace = _name(manifest), _namespace(manifest)
     logger.warning("create of %s in %s got no answer; reading it back", name, namespace)
-    try:
-        existing = read_graph_deployment(api_client, namespace, name, api_version)
-    except ClusterNotFound:
+    existing = _find_after_lost_create(api_client, namespace, name, api_version)
+    if existing is None:
         raise ClusterTimeout(
-            f"The create of {name} in {namespace} got no answer and the "
-            "DynamoGraphDeployment does not exist.",
-            remedy="Nothing was created; check that the cluster is reachable, "
-            "then deploy again.",
+            f"The create of {name} in {namespace} got no answer, and the "
+            "DynamoGraphDeployment has not appeared so far.",
+            remedy="Refresh the Deployments page before deploying again: the "
+            "create may still land.",
         ) from failure
     if not is_same_deployment(existing, manifest):
         raise _already_exists(name, namespace) from failure
+    logger.warning("create of %s in %s confirmed after no answer", name, namespace)
     return DeployResult(
         name=name,
         namespace=namespace,
@@ -1017,6 +1045,20 @@ def _recover_create(
         message=f"Created DynamoGraphDeployment {name} in {namespace} "
         "(confirmed after a timeout).",
     )
+
+
+def _find_after_lost_create(
+    api_client: ApiClient, namespace: str, name: str, api_version: str
+) -> dict[str, Any] | None:
+    # The server may still be processing the create we gave up on, so one
+    # 404 is not proof; a few spaced reads are.
+    for delay in (0.0, *CREATE_CHECK_DELAYS):
+        time.sleep(delay)
+        try:
+            return read_graph_deployment(api_client, namespace, name, api_version)
+        except ClusterNotFound:
+            continue
+    return None
 
 
 def is_same_deployment(existing: dict[str, Any], manifest: dict[str, Any]) -> bool:
