@@ -84,8 +84,10 @@ def follow_default_name(model_id: str) -> None:
 def read_form(model_id: str, namespace: str) -> dict[str, Any]:
     """The form's values as validate_config expects them."""
     values = {field: st.session_state.get(key) for field, key in FIELD_KEYS.items()}
+    # Empty optional text means "not set"; required text stays "" so it is named.
     values = {
-        field: (None if value == "" else value) for field, value in values.items()
+        field: None if value == "" and field_default(field) is None else value
+        for field, value in values.items()
     }
     return values | {"model_id": model_id, "namespace": namespace}
 

@@ -37,7 +37,7 @@ def render_connection_panel() -> None:
 
 
 def _render_facts(conn: connection.Connection, status: object) -> None:
-    context = getattr(status, "context", None) or conn.context or "current context"
+    context = getattr(status, "context", None) or conn.context or _current_context()
     api_version = connection.resolve_api_version(
         conn, status if _is_reachable(status) else None
     )
@@ -51,6 +51,14 @@ def _render_facts(conn: connection.Connection, status: object) -> None:
         lines.append(f"Kubernetes: {server_version}")
     for line in lines:
         st.caption(escape_markdown(line))
+
+
+def _current_context() -> str:
+    try:
+        _, current = connection.list_kube_contexts()
+    except DynamoteError:
+        return "unknown"
+    return current or "unknown"
 
 
 def _is_reachable(status: object) -> bool:

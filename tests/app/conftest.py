@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest, app_test
 
 ROOT = Path(__file__).resolve().parents[2]
-# `ui` sits beside app.py, as Streamlit sees it; pytest run from elsewhere needs the root.
+# `ui` sits beside app.py, where Streamlit finds it; pytest needs the root on the path.
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 APP = str(ROOT / "app.py")

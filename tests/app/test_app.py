@@ -6,7 +6,12 @@ import pytest
 
 from tests.app.conftest import assert_no_exception
 
-PAGES = ["pages/catalog.py", "pages/configure.py", "pages/deployments.py", "pages/settings.py"]
+PAGES = [
+    "pages/catalog.py",
+    "pages/configure.py",
+    "pages/deployments.py",
+    "pages/settings.py",
+]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda path: path.split("/")[-1][:-3])
@@ -21,7 +26,9 @@ def test_page_renders_without_exception(open_page, page: str) -> None:
 def test_sidebar_shows_sandbox_connection_on_every_page(open_page, page: str) -> None:
     at = open_page(page)
 
-    sidebar_text = " ".join(str(element.value) for element in at.sidebar.get("markdown"))
+    sidebar_text = " ".join(
+        str(element.value) for element in at.sidebar.get("markdown")
+    )
     captions = " ".join(caption.value for caption in at.sidebar.caption)
     assert "Sandbox" in sidebar_text
     assert "Connected" in sidebar_text

@@ -11,7 +11,11 @@ PAGE = "pages/catalog.py"
 
 def shown_model_ids(at) -> list[str]:
     prefix = state.CATALOG_CONFIGURE_PREFIX
-    return [button.key[len(prefix) :] for button in at.button if button.key.startswith(prefix)]
+    return [
+        button.key[len(prefix) :]
+        for button in at.button
+        if button.key.startswith(prefix)
+    ]
 
 
 def test_cards_show_every_model_with_memory_needed(open_page) -> None:
@@ -77,4 +81,4 @@ def test_configure_button_opens_configure_with_that_model(open_page) -> None:
 
     assert_no_exception(at)
     assert at.selectbox(key=state.CONFIG_MODEL).value == model_id
-    assert at.query_params[state.QUERY_MODEL] == [model_id]
+    assert at.query_params[state.QUERY_MODEL] == model_id

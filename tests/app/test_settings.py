@@ -1,0 +1,73 @@
+"""Settings page: validation with inline messages, save, reset."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.app.conftest import assert_no_exception, error_texts
+from ui import state
+
+PAGE = "pages/settings.py"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "label"),
+    [
+        (state.SETTINGS_NAMESPACE, "Bad_Namespace", "Namespace"),
+        (state.SETTINGS_NAMESPACE, "", "Namespace"),
+        (state.SETTINGS_HF_SECRET, "secret/with/slashes", "HF token secret name"),
+        (state.SETTINGS_DYNAMO_VERSION, "latest", "Dynamo version"),
+    ],
+    ids=["namespace-uppercase", "namespace-empty", "secret-slashes", "version-word"],
+)
+def test_invalid_value_is_named_and_nothing_is_saved(
+    open_page, key, value, label
+) -> None:
+    at = open_page(PAGE)
+    before = at.session_state[state.SETTINGS]
+
+    at.text_input(key=key).input(value).run()
+    at.button(key=state.SETTINGS_SAVE).click().run()
+
+    assert_no_exception(at)
+    assert any(text.startswith(label) for text in error_texts(at))
+    assert any("Nothing was saved" in text for text in error_texts(at))
+    assert at.session_state[state.SETTINGS] == before
+    assert at.text_input(key=key).value == value
+
+
+def test_valid_settings_are_saved_for_the_session(open_page) -> None:
+    at = open_page(PAGE)
+
+    at.text_input(key=state.SETTINGS_NAMESPACE).input("team-a").run()
+    at.button(key=state.SETTINGS_SAVE).click().run()
+
+    assert not error_texts(at)
+    assert at.session_state[state.SETTINGS].namespace == "team-a"
+    assert "Saved" in at.success[0].value or "saved" in at.success[0].value
+    captions = " ".join(caption.value for caption in at.sidebar.caption)
+    assert "team\\-a" in captions
+
+
+def test_reset_brings_back_the_environment_defaults(open_page) -> None:
+    at = open_page(PAGE)
+    at.text_input(key=state.SETTINGS_NAMESPACE).input("team-b").run()
+    at.button(key=state.SETTINGS_SAVE).click().run()
+
+    at.button(key=state.SETTINGS_RESET).click().run()
+
+    assert at.session_state[state.SETTINGS].namespace == "dynamo-system"
+    assert at.text_input(key=state.SETTINGS_NAMESPACE).value == "dynamo-system"
+
+
+def test_each_field_says_which_variable_gives_its_default(open_page) -> None:
+    at = open_page(PAGE)
+
+    captions = " ".join(caption.value for caption in at.caption)
+
+    for variable in (
+        "DEFAULT\\_NAMESPACE",
+        "DEFAULT\\_HF\\_SECRET",
+        "DYNAMO\\_VERSION",
+    ):
+        assert variable in captions
