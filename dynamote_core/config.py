@@ -425,9 +425,9 @@ def _describe_problem(error: Any) -> str:
     if kind in {"greater_than", "greater_than_equal"}:
         bound = context.get("gt", context.get("ge"))
         word = "more than" if kind == "greater_than" else "at least"
-        return f"{shown} is too small: it must be {word} {bound}."
+        return f"{value} is too small: it must be {word} {bound}."
     if kind == "less_than_equal":
-        return f"{shown} is too large: it must be at most {context.get('le')}."
+        return f"{value} is too large: it must be at most {context.get('le')}."
     if kind == "literal_error":
         return f"{shown} is not one of {context.get('expected')}."
     if kind == "string_too_long":

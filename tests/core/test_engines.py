@@ -200,7 +200,7 @@ def test_defaults_add_no_optional_flags(catalog: Catalog, engine: str) -> None:
                 "--disaggregation-bootstrap-port",
                 "12345",
                 "--host",
-                "0.0.0.0",
+                "0.0.0.0",  # noqa: S104
             ],
         ),
         (
@@ -214,7 +214,7 @@ def test_defaults_add_no_optional_flags(catalog: Catalog, engine: str) -> None:
                 "--disaggregation-bootstrap-port",
                 "12345",
                 "--host",
-                "0.0.0.0",
+                "0.0.0.0",  # noqa: S104
             ],
         ),
         (

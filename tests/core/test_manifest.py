@@ -1,4 +1,4 @@
-"""Tests for dynamote_core.manifest: the grid, golden files, official examples, options."""
+"""Tests for dynamote_core.manifest: grid, goldens, official examples, options."""
 
 from __future__ import annotations
 
@@ -415,7 +415,8 @@ def test_kubectl_commands(catalog: Catalog) -> None:
         "--from-literal=HF_TOKEN=<your token> -n dynamo"
     )
     assert commands.get_pods == (
-        "kubectl get pods -n dynamo -l nvidia.com/dynamo-graph-deployment-name=qwen3-vllm"
+        "kubectl get pods -n dynamo "
+        "-l nvidia.com/dynamo-graph-deployment-name=qwen3-vllm"
     )
     assert "localhost:8000/v1/chat/completions" in commands.curl
     assert '"model": "chat"' in commands.curl
