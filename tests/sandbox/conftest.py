@@ -18,7 +18,7 @@ def make_dgd(
     *,
     worker_gpus: int = 1,
     replicas: int = 1,
-    secret: str | None = "hf-token-secret",
+    secret: str | None = "hf-token-secret",  # noqa: S107 - a Secret name
     annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A small aggregated v1beta1 DGD: a Frontend and one GPU worker."""

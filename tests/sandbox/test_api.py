@@ -1,4 +1,4 @@
-"""Contract tests: the sandbox's Kubernetes API through the official `kubernetes` client."""
+"""Contract tests: the sandbox's Kubernetes API through the official client."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from dynamote_core.sandbox import Sandbox
 from tests.fixtures_sandbox import wait_until
 from tests.sandbox.conftest import GROUP, NAMESPACE, PLURAL, make_dgd
 
+USER = 'User "system:serviceaccount:dynamo-system:dynamote"'
 PARTIAL = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 
 
@@ -309,7 +310,7 @@ def test_label_patch_keeps_generation(custom: CustomObjectsApi) -> None:
 
 
 def replace_with_retry(custom: CustomObjectsApi, name: str, replicas: int) -> Any:
-    """Read-modify-write, retried on 409 as clients do (the operator writes status too)."""
+    """Read-modify-write, retried on 409 as clients do (the operator writes too)."""
     for _ in range(20):
         fresh = read(custom, name)
         fresh["spec"]["components"][1]["replicas"] = replicas
@@ -384,7 +385,10 @@ def test_pods_services_and_events_with_selectors(
 
     workers = core.list_namespaced_pod(
         NAMESPACE,
-        label_selector="nvidia.com/dynamo-graph-deployment-name=sel,nvidia.com/dynamo-component-type in (worker,prefill)",
+        label_selector=(
+            "nvidia.com/dynamo-graph-deployment-name=sel,"
+            "nvidia.com/dynamo-component-type in (worker,prefill)"
+        ),
     ).items
     not_frontend = core.list_namespaced_pod(
         NAMESPACE,
@@ -455,19 +459,25 @@ def test_operator_pod_is_running(core: CoreV1Api) -> None:
             "create",
             "dynamographdeployments",
             lambda c, k: create(k, make_dgd("x")),
-            'dynamographdeployments.nvidia.com is forbidden: User "system:serviceaccount:dynamo-system:dynamote" cannot create resource "dynamographdeployments" in API group "nvidia.com" in the namespace "dynamo-system"',
+            f"dynamographdeployments.nvidia.com is forbidden: {USER}"
+            f' cannot create resource "dynamographdeployments"'
+            f' in API group "nvidia.com" in the namespace "dynamo-system"',
         ),
         (
             "list",
             "nodes",
             lambda c, k: c.list_node(),
-            'nodes is forbidden: User "system:serviceaccount:dynamo-system:dynamote" cannot list resource "nodes" in API group "" at the cluster scope',
+            f"nodes is forbidden: {USER}"
+            f' cannot list resource "nodes"'
+            f' in API group "" at the cluster scope',
         ),
         (
             "get",
             "pods/log",
             lambda c, k: c.read_namespaced_pod_log("p", NAMESPACE),
-            'pods "p" is forbidden: User "system:serviceaccount:dynamo-system:dynamote" cannot get resource "pods/log" in API group "" in the namespace "dynamo-system"',
+            f'pods "p" is forbidden: {USER}'
+            f' cannot get resource "pods/log"'
+            f' in API group "" in the namespace "dynamo-system"',
         ),
     ],
     ids=["create-dgd", "list-nodes", "get-pod-log"],

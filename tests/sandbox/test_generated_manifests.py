@@ -1,4 +1,4 @@
-"""Every DGD Dynamote generates (engine x mode x apiVersion) reaches Running in the sandbox."""
+"""Every DGD Dynamote generates (engine x mode x version) runs in the sandbox."""
 
 from __future__ import annotations
 
@@ -80,7 +80,10 @@ def test_generated_dgd_with_too_many_gpus_stays_pending(
         GROUP, "v1beta1", NAMESPACE, PLURAL, manifest
     )
 
-    selector = f"nvidia.com/dynamo-graph-deployment-name={name},nvidia.com/dynamo-component-type=worker"
+    selector = (
+        f"nvidia.com/dynamo-graph-deployment-name={name},"
+        "nvidia.com/dynamo-component-type=worker"
+    )
     wait_until(
         lambda: [
             p

@@ -1,4 +1,4 @@
-"""The simulated operator and scheduler: rollouts, GPU accounting, the failures users meet."""
+"""The simulated operator: rollouts, GPU accounting, the failures users meet."""
 
 from __future__ import annotations
 
