@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import urllib3
+import yaml
 from kubernetes import client, config
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
@@ -42,6 +43,15 @@ from dynamote_core.errors import (
 )
 
 logger = logging.getLogger(__name__)
+
+_CONFIG_ERRORS = (
+    ConfigException,
+    OSError,
+    ValueError,
+    TypeError,
+    KeyError,
+    yaml.YAMLError,
+)
 
 T = TypeVar("T")
 
@@ -98,7 +108,7 @@ def list_contexts(kubeconfig: str | None = None) -> tuple[list[str], str | None]
         contexts, current = config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
             config_file=path
         )
-    except (ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
+    except _CONFIG_ERRORS as exc:
         raise KubeconfigError(
             f"The kubeconfig at {path} cannot be read: {shorten(str(exc))}",
             remedy="Fix the file or choose another kubeconfig.",
@@ -136,7 +146,7 @@ def new_api_client(
                 client_configuration=configuration,
                 persist_config=False,
             )
-    except (ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
+    except _CONFIG_ERRORS as exc:
         where = "the in-cluster service account" if in_cluster else "the kubeconfig"
         raise KubeconfigError(
             f"Cannot load {where}"
@@ -361,6 +371,11 @@ def _forbidden(
 def _translate_connection_error(
     exc: urllib3.exceptions.HTTPError, *, verb: str, resource: str
 ) -> ClusterError:
+    # A client with urllib3's own retries wraps the cause; judge the cause.
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and isinstance(
+        exc.reason, urllib3.exceptions.HTTPError
+    ):
+        exc = exc.reason
     # NewConnectionError subclasses ConnectTimeoutError, so test it first:
     # a refused connection is not a timeout.
     if isinstance(exc, urllib3.exceptions.NewConnectionError):
