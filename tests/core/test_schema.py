@@ -63,6 +63,12 @@ def _allow_int_or_string(node: Any) -> Any:
     return converted
 
 
+@functools.cache
+def _older_alpha_validator(release: str) -> Draft7Validator:
+    crd = _trim_script().load_crd(CRD.parent / "older" / release / CRD.name)
+    return Draft7Validator(_trim_script().trim_crd(crd)["v1alpha1"])
+
+
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
     return load_catalog()
@@ -354,3 +360,23 @@ def test_validation_is_fast(catalog: Catalog) -> None:
 def test_image_tags(image: str, tag: str | None, is_version: bool) -> None:
     assert image_tag(image) == tag
     assert is_image_version_tag(image) is is_version
+
+
+@pytest.mark.parametrize(
+    "release", ["v0.8.0-main-2025-12-19", "v1.0.0-main-2026-02-25"], ids=["0.8", "1.0"]
+)
+@pytest.mark.parametrize("mode", MODES)
+def test_v1alpha1_manifests_fit_older_operators_crds(
+    catalog: Catalog, release: str, mode: str
+) -> None:
+    path = CRD.parent / "older" / release / CRD.name
+    older = Draft7Validator(
+        _trim_script().trim_crd(_trim_script().load_crd(path))["v1alpha1"]
+    )
+    manifest = _manifest(
+        catalog, "v1alpha1", engine="trtllm", mode=mode, router_mode="kv", memory="8Gi"
+    )
+
+    errors = [error.message for error in older.iter_errors(manifest)]
+
+    assert errors == []
