@@ -156,32 +156,35 @@ def get_cluster_status(
             "platform (its operator applies the CRDs)."
         )
 
+    namespace_exists = _check(
+        problems, "namespace", lambda: _namespace_exists(api_client, namespace)
+    )
+    operator_alive = _check(problems, "operator", lambda: is_operator_alive(api_client))
     gpus = _check(problems, "GPUs", lambda: list_gpu_pools(api_client, problems))
+    secret_exists = None
+    if hf_secret_name:
+        secret_exists = _check(
+            problems,
+            "HF secret",
+            lambda: has_secret(api_client, namespace, hf_secret_name),
+        )
+
     status = ClusterStatus(
         reachable=True,
         server_version=server_version,
         context=context,
         namespace=namespace,
-        namespace_exists=_check(
-            problems, "namespace", lambda: _namespace_exists(api_client, namespace)
-        ),
+        namespace_exists=namespace_exists,
         crd_installed=crd_installed,
         served_versions=served or [],
         api_version=choose_api_version(served or [], api_version_setting),
-        operator_alive=_check(
-            problems, "operator", lambda: is_operator_alive(api_client)
-        ),
+        operator_alive=operator_alive,
         gpus=gpus or [],
         gpus_known=gpus is not None,
         hf_secret_name=hf_secret_name,
+        hf_secret_exists=secret_exists,
         problems=problems,
     )
-    if hf_secret_name:
-        status.hf_secret_exists = _check(
-            problems,
-            "HF secret",
-            lambda: has_secret(api_client, namespace, hf_secret_name),
-        )
     _explain_status(status)
     return status
 
