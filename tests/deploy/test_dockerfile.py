@@ -131,8 +131,9 @@ def test_copied_paths_exist_and_pass_dockerignore() -> None:
 def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A new virtual environment where the Dockerfile's pip step has run, once.
 
-    `--no-cache-dir` is dropped so pip's cache serves later runs: the point is
-    that the pinned set resolves and installs, not the download.
+    `--no-cache-dir` is dropped so pip's cache serves later runs, and
+    `--no-compile` skips writing bytecode: the point is that the pinned set
+    resolves and installs, not the download or the .pyc files.
     """
     [install] = [args for args in find_arguments("RUN") if "pip" in args.split()]
     arguments = [arg for arg in shlex.split(install) if arg != "--no-cache-dir"]
@@ -142,13 +143,13 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     python = target / "bin" / "python"
 
     result = subprocess.run(
-        [str(python), "-m", *arguments, "--disable-pip-version-check", "--quiet"],
+        [str(python), "-m", *arguments, "--no-compile", "--quiet"],
         cwd=REPO,
         capture_output=True,
         text=True,
         check=False,
         timeout=INSTALL_TIMEOUT_SECONDS,
-        env={**os.environ, "PIP_NO_INPUT": "1"},
+        env={**os.environ, "PIP_NO_INPUT": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
     )
 
     assert result.returncode == 0, result.stderr[-4000:]
