@@ -523,6 +523,14 @@ def translate_frontend_error(status: int, document: dict[str, Any]) -> ClusterEr
             remedy="Wait until the deployment shows Serving; the workers may still "
             "be loading the model.",
         )
+    if status == 503:
+        return FrontendError(
+            f"The frontend answered 503: {message or 'service unavailable'}.",
+            status=503,
+            remedy="The model's workers are not all ready yet (a disaggregated "
+            "deployment needs both its prefill and decode workers); try again in a "
+            "moment, and check the worker pods if it persists.",
+        )
     if message:
         return FrontendError(
             f"The frontend answered {status}: {message}", status=status

@@ -112,8 +112,10 @@ class RunningGraph:
     served_model_name: str
     url: str
     workdir: Path
+    mode: Mode = "aggregated"
     processes: list[GraphProcess] = field(default_factory=list)
     _stopped: bool = False
+    _answered: bool = False
 
     @property
     def pids(self) -> list[int]:
@@ -135,8 +137,36 @@ class RunningGraph:
         return [str(entry.get("id")) for entry in document.get("data", [])]
 
     def is_serving(self, timeout: float = 1.0) -> bool:
-        """True when the served model is listed on the frontend's `/v1/models`."""
-        return self.served_model_name in self.list_models(timeout)
+        """True when the served model is listed on the frontend's `/v1/models`.
+
+        A disaggregated graph must also have answered one request: its model is
+        listed as soon as a decode worker registers, but the frontend answers 503
+        until it has also picked up the prefill worker.
+        """
+        if self.served_model_name not in self.list_models(timeout):
+            return False
+        if self.mode == "disaggregated" and not self._answered:
+            self._answered = self.is_answering(timeout)
+            return self._answered
+        return True
+
+    def is_answering(self, timeout: float = 1.0) -> bool:
+        """True when a one-token chat completion succeeds."""
+        body = {
+            "model": self.served_model_name,
+            "messages": [{"role": "user", "content": "ping"}],
+            "max_tokens": 1,
+        }
+        request = urllib.request.Request(  # noqa: S310 - a loopback URL we built
+            f"{self.url}/v1/chat/completions",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+                return bool(response.status == 200)
+        except OSError:
+            return False
 
     def wait_until_serving(self, timeout: float = 30.0) -> None:
         """Block until the model is listed.
@@ -285,6 +315,7 @@ class DynamoRuntime:
             served_model_name=served_model_name,
             url=f"http://127.0.0.1:{port}",
             workdir=workdir,
+            mode=mode,
         )
         env = build_environment(workdir)
         kv = router_mode == "kv"

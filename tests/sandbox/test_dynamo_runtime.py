@@ -2,7 +2,7 @@
 
 Tests marked `dynamo` start real processes from .dynamo-venv (scripts/test installs it)
 and skip only when it is absent. The chat tests go through the sandbox's service proxy
-with the real kubernetes client, as the app does.
+(the shared `sandbox` fixture) with the real kubernetes client, as the app does.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ import pytest
 from kubernetes.client import ApiClient
 
 from dynamote_core.chat import ChatStats, check_serving, stream_chat
-from dynamote_core.kube import new_api_client
-from dynamote_core.sandbox import CONTEXT, Sandbox
+from dynamote_core.sandbox import Sandbox
 from dynamote_core.sandbox.dynamo_runtime import (
     DynamoRuntime,
     DynamoRuntimeError,
@@ -45,15 +44,6 @@ def runtime() -> Iterator[DynamoRuntime]:
         )
     yield runtime
     runtime.stop_all()
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[tuple[Sandbox, ApiClient]]:
-    with Sandbox() as sb:
-        kubeconfig = sb.write_kubeconfig(tmp_path / "kubeconfig")
-        api_client = new_api_client(kubeconfig=str(kubeconfig), context=CONTEXT)
-        yield sb, api_client
-        api_client.close()
 
 
 def expose_graph(sb: Sandbox, graph: RunningGraph) -> None:
@@ -275,9 +265,9 @@ def test_model_is_listed_within_seconds(runtime: DynamoRuntime) -> None:
 
 @pytest.mark.dynamo
 def test_streamed_chat_through_the_sandbox_proxy(
-    runtime: DynamoRuntime, sandbox: tuple[Sandbox, ApiClient]
+    runtime: DynamoRuntime, sandbox: Sandbox, kube_api_client: ApiClient
 ) -> None:
-    sb, api_client = sandbox
+    sb, api_client = sandbox, kube_api_client
     graph = runtime.start_graph(NAMESPACE, "agg", MODEL)
     expose_graph(sb, graph)
     graph.wait_until_serving(timeout=10)
@@ -295,9 +285,9 @@ def test_streamed_chat_through_the_sandbox_proxy(
 
 @pytest.mark.dynamo
 def test_kv_router_reuses_the_cache_of_a_repeated_prompt(
-    runtime: DynamoRuntime, sandbox: tuple[Sandbox, ApiClient]
+    runtime: DynamoRuntime, sandbox: Sandbox, kube_api_client: ApiClient
 ) -> None:
-    sb, api_client = sandbox
+    sb, api_client = sandbox, kube_api_client
     graph = runtime.start_graph(NAMESPACE, "kv", MODEL, router_mode="kv", workers=2)
     expose_graph(sb, graph)
     graph.wait_until_serving(timeout=10)
@@ -318,10 +308,11 @@ def test_kv_router_reuses_the_cache_of_a_repeated_prompt(
 @pytest.mark.parametrize("router_mode", [None, "kv"], ids=["round-robin", "kv"])
 def test_disaggregated_pair_answers(
     runtime: DynamoRuntime,
-    sandbox: tuple[Sandbox, ApiClient],
+    sandbox: Sandbox,
+    kube_api_client: ApiClient,
     router_mode: str | None,
 ) -> None:
-    sb, api_client = sandbox
+    sb, api_client = sandbox, kube_api_client
     graph = runtime.start_graph(
         NAMESPACE, "disagg", MODEL, router_mode=router_mode, mode="disaggregated"
     )
