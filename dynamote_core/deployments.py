@@ -27,6 +27,7 @@ from dynamote_core.cluster import (
     ClusterStatus,
     GpuPool,
     get_cluster_status,
+    is_operator_alive,
 )
 from dynamote_core.config import DeploymentConfig
 from dynamote_core.errors import (
@@ -201,6 +202,8 @@ def get_deployment_details(
     ]
     events = _list_events(api_client, namespace, {name} | {p.name for p in pods})
     logs = _read_failing_logs(api_client, namespace, pods)
+    if operator_alive is None:
+        operator_alive = _peek_operator(api_client)
     now = _now()
     deployment = summarize_deployment(dgd, pods, now)
     frontend = _read_frontend_service(api_client, dgd)
@@ -219,6 +222,15 @@ def get_deployment_details(
         ),
         manifest=dgd,
     )
+
+
+def _peek_operator(api_client: ApiClient) -> bool | None:
+    try:
+        return is_operator_alive(api_client)
+    except ClusterUnreachable:
+        raise
+    except ClusterError:
+        return None
 
 
 def read_graph_deployment(

@@ -420,3 +420,21 @@ def test_too_many_gpus_is_explained(kube_api_client: ApiClient) -> None:
 
     assert details.deployment.status == "Pending"
     assert any(e.title == "Not enough free GPUs" for e in details.explanations)
+
+
+def test_dgd_without_status_after_minutes_blames_the_operator(
+    sandbox: Sandbox, kube_api_client: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The webhook still admits the create, but nothing reconciles it.
+    sandbox.operator.set_available(False)
+    deploy(kube_api_client, make_manifest(make_config()), "v1beta1")
+    later = deployments._now() + timedelta(minutes=3)
+    monkeypatch.setattr(deployments, "_now", lambda: later)
+
+    details = get_deployment_details(kube_api_client, NAMESPACE, "qwen", "v1beta1")
+
+    assert details.deployment.status == "Pending"
+    assert [e.title for e in details.explanations] == [
+        "The Dynamo operator is not handling this deployment"
+    ]
+    assert any("No status written" in line for line in details.explanations[0].evidence)
