@@ -1,0 +1,409 @@
+"""Dynamote's benchmark: prints a table and writes docs/performance.md.
+
+Run it with `scripts/bench` (or `.venv/bin/python -m bench.run`). It measures:
+
+1. the Catalog page in headless Chromium (first card, and keystroke to filtered
+   cards), next to a bare Streamlit page with the same cards;
+2. manifest generation and validation per configuration;
+3. the status table for 500 DGDs and 2,000 pods in the sandbox, and the API
+   requests one refresh costs;
+4. 1, 5 and 20 browser sessions on the Deployments page: API requests per minute
+   reaching the cluster, and the Streamlit server's memory.
+
+Targets are stated in docs/performance.md; nothing here asserts them, the table
+shows them side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dynamote_core.catalog import load_catalog  # noqa: E402
+from dynamote_core.config import DeploymentConfig  # noqa: E402
+from dynamote_core.deployments import list_deployments  # noqa: E402
+from dynamote_core.kube import new_api_client  # noqa: E402
+from dynamote_core.manifest import build_graph_deployment  # noqa: E402
+from dynamote_core.sandbox import CONTEXT, Sandbox  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_healthy  # noqa: E402
+
+Row = tuple[str, str, str]
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def p99_ms(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+
+
+# ------------------------------------------------------------ 2. manifests
+
+
+def bench_manifests(repeat: int) -> list[Row]:
+    catalog = load_catalog()
+    model = catalog.get("Qwen/Qwen3-0.6B")
+    grid = itertools.product(
+        ("vllm", "sglang", "trtllm"),
+        ("aggregated", "disaggregated"),
+        ("none", "kv", "round-robin"),
+        ("v1beta1", "v1alpha1"),
+    )
+    samples: list[float] = []
+    for engine, mode, router, version in grid:
+        config = DeploymentConfig(
+            name=f"bench-{engine}",
+            namespace="dynamo-system",
+            model_id=model.id,
+            engine=engine,
+            mode=mode,
+            router_mode=router,
+        )
+        for _ in range(repeat):
+            start = time.perf_counter()
+            build_graph_deployment(config, model, version)
+            samples.append(time.perf_counter() - start)
+    return [
+        (
+            "Manifest build + CRD validation (36 configurations)",
+            f"median {median_ms(samples):.2f} ms, p99 {p99_ms(samples):.2f} ms",
+            f"{len(samples)} builds",
+        )
+    ]
+
+
+# ------------------------------------------------------------ 3. status table
+
+
+def bench_status_table(count: int, rounds: int) -> list[Row]:
+    rows: list[Row] = []
+    catalog = load_catalog()
+    model = catalog.get("Qwen/Qwen3-0.6B")
+    nodes = f"{count // 2}x8xA100-80"
+    with (
+        Sandbox(nodes=nodes, speed=0.05) as sandbox,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        kubeconfig = sandbox.write_kubeconfig(Path(tmp) / "kubeconfig")
+        client = new_api_client(str(kubeconfig), CONTEXT)
+        requests_per_refresh: dict[int, int] = {}
+        created = 0
+        for target in (10, count):
+            created = _fill(client, model, created, target)
+            _wait_for_pods(client, target * 4)
+            before = sandbox.request_count
+            list_deployments(client, "dynamo-system", "v1beta1")
+            requests_per_refresh[target] = sandbox.request_count - before
+        timings = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            table = list_deployments(client, "dynamo-system", "v1beta1")
+            timings.append(time.perf_counter() - start)
+        pods = sum(len(row.pods) for row in table)
+    rows.append(
+        (
+            f"Status table: {len(table)} DGDs, {pods} pods",
+            f"median {median_ms(timings):.0f} ms, p99 {p99_ms(timings):.0f} ms",
+            "target < 300 ms",
+        )
+    )
+    rows.append(
+        (
+            "API requests per refresh",
+            ", ".join(f"{n} DGDs: {r}" for n, r in requests_per_refresh.items()),
+            "target: constant",
+        )
+    )
+    return rows
+
+
+def _fill(client: Any, model: Any, start: int, stop: int) -> int:
+    """Create DGDs through the API, as Dynamote would (this part is not timed)."""
+    from kubernetes.client import CustomObjectsApi
+
+    api = CustomObjectsApi(client)
+    for index in range(start, stop):
+        config = DeploymentConfig(
+            name=f"bench-{index:04d}",
+            namespace="dynamo-system",
+            model_id=model.id,
+            engine="vllm",
+            mode="disaggregated",
+        )
+        manifest = build_graph_deployment(config, model, "v1beta1")
+        api.create_namespaced_custom_object(
+            "nvidia.com", "v1beta1", "dynamo-system", "dynamographdeployments", manifest
+        )
+    return stop
+
+
+def _wait_for_pods(client: Any, expected: int) -> None:
+    from kubernetes.client import CoreV1Api
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        pods = CoreV1Api(client).list_namespaced_pod(
+            "dynamo-system",
+            label_selector="nvidia.com/dynamo-graph-deployment-name",
+            _preload_content=False,
+        )
+        if (
+            pods.data.count(b'"kind": "Pod"') + pods.data.count(b'"kind":"Pod"')
+            >= expected
+        ):
+            return
+        time.sleep(0.5)
+
+
+# ------------------------------------------------------------ browser parts
+
+
+@contextmanager
+def streamlit_app(script: str, env: dict[str, str]) -> Iterator[tuple[str, int]]:
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as home:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                script,
+                "--server.port",
+                str(port),
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env={**os.environ, "HOME": home, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_healthy(url, process, 60)
+            yield url, process.pid
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def time_first_card(browser: Any, url: str) -> float:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    start = time.perf_counter()
+    page.goto(url)
+    page.get_by_role("button", name="Configure").first.wait_for(timeout=30_000)
+    elapsed = time.perf_counter() - start
+    context.close()
+    return elapsed
+
+
+def time_search_keystroke(browser: Any, url: str, rounds: int) -> list[float]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_role("button", name="Configure").first.wait_for(timeout=30_000)
+    search = page.get_by_label("Search models")
+    total = page.get_by_role("button", name="Configure").count()
+    samples = []
+    for _ in range(rounds):
+        # "q" leaves only the Qwen models; clearing brings every card back.
+        start = time.perf_counter()
+        search.press_sequentially("q")
+        page.wait_for_function(
+            "n => document.querySelectorAll('button').length && "
+            "[...document.querySelectorAll('button')]"
+            ".filter(b => b.innerText.includes('Configure')).length < n",
+            arg=total,
+            timeout=10_000,
+        )
+        samples.append(time.perf_counter() - start)
+        search.press("Backspace")
+        page.wait_for_function(
+            "n => [...document.querySelectorAll('button')]"
+            ".filter(b => b.innerText.includes('Configure')).length === n",
+            arg=total,
+            timeout=10_000,
+        )
+    context.close()
+    return samples
+
+
+def bench_catalog(rounds: int) -> list[Row]:
+    env = {"DYNAMOTE_SANDBOX": "on"}
+    app_samples: list[float] = []
+    bare_samples: list[float] = []
+    with (
+        chromium() as browser,
+        streamlit_app("app.py", env) as (app_url, _),
+        streamlit_app("bench/bare_catalog.py", {}) as (bare_url, _),
+    ):
+        time_first_card(browser, app_url)  # warm both servers' script caches
+        time_first_card(browser, bare_url)
+        for _ in range(rounds):
+            app_samples.append(time_first_card(browser, app_url))
+            bare_samples.append(time_first_card(browser, bare_url))
+        search = time_search_keystroke(browser, app_url, rounds)
+    ratio = statistics.median(app_samples) / statistics.median(bare_samples)
+    return [
+        (
+            f"Catalog first card (median of {rounds})",
+            f"{median_ms(app_samples):.0f} ms vs bare page "
+            f"{median_ms(bare_samples):.0f} ms = {ratio:.2f}x",
+            "target ≤ 1.15x bare",
+        ),
+        (
+            f"Search keystroke to filtered cards (median of {rounds})",
+            f"median {median_ms(search):.0f} ms, p99 {p99_ms(search):.0f} ms",
+            "target < 200 ms (aim 100 ms)",
+        ),
+    ]
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_sessions(seconds: float, counts: tuple[int, ...]) -> list[Row]:
+    rows: list[Row] = []
+    catalog = load_catalog()
+    model = catalog.get("Qwen/Qwen3-0.6B")
+    with Sandbox(speed=0.05) as sandbox, tempfile.TemporaryDirectory() as tmp:
+        kubeconfig = sandbox.write_kubeconfig(Path(tmp) / "kubeconfig")
+        _fill(new_api_client(str(kubeconfig), CONTEXT), model, 0, 5)
+        env = {
+            "DYNAMOTE_SANDBOX": "off",
+            "KUBECONFIG": str(kubeconfig),
+            "DYNAMOTE_REFRESH_SECONDS": "10",
+        }
+        per_minute: dict[int, float] = {}
+        with chromium() as browser, streamlit_app("app.py", env) as (url, pid):
+            for count in counts:
+                contexts = [browser.new_context() for _ in range(count)]
+                for context in contexts:
+                    context.new_page().goto(f"{url}/deployments")
+                time.sleep(5)  # let every session finish its first render
+                before = sandbox.request_count
+                time.sleep(seconds)
+                per_minute[count] = (sandbox.request_count - before) * 60 / seconds
+                memory = rss_mib(pid)
+                rows.append(
+                    (
+                        f"{count} session(s) on Deployments for {seconds:.0f} s",
+                        f"{per_minute[count]:.0f} API requests/min, "
+                        f"server RSS {memory:.0f} MiB",
+                        "",
+                    )
+                )
+                for context in contexts:
+                    context.close()
+    if 1 in per_minute and 20 in per_minute and per_minute[1]:
+        rows.append(
+            (
+                "Requests/min, 20 sessions vs 1",
+                f"{per_minute[20] / per_minute[1]:.2f}x",
+                "target ≤ 2x",
+            )
+        )
+    return rows
+
+
+# ------------------------------------------------------------ report
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
+
+
+def write_report(rows: list[Row], path: Path) -> str:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Performance",
+        "",
+        f"Measured {stamp} on {machine()} by `scripts/bench`.",
+        "",
+        "| what | result | target |",
+        "|---|---|---|",
+        *[f"| {what} | {result} | {target} |" for what, result, target in rows],
+        "",
+    ]
+    text = "\n".join(lines)
+    notes = ROOT / "bench" / "NOTES.md"
+    if notes.exists():
+        text += "\n" + notes.read_text()
+    path.write_text(text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer rounds, shorter soak"
+    )
+    parser.add_argument(
+        "--only",
+        choices=["catalog", "manifests", "status", "sessions"],
+        action="append",
+    )
+    args = parser.parse_args(argv)
+    quick = args.quick
+    parts: dict[str, Callable[[], list[Row]]] = {
+        "catalog": lambda: bench_catalog(5 if quick else 20),
+        "manifests": lambda: bench_manifests(5 if quick else 50),
+        "status": lambda: bench_status_table(100 if quick else 500, 5 if quick else 20),
+        "sessions": lambda: bench_sessions(15 if quick else 60, (1, 5, 20)),
+    }
+    rows: list[Row] = []
+    for name, part in parts.items():
+        if args.only and name not in args.only:
+            continue
+        print(f"running {name} …", flush=True)
+        rows.extend(part())
+    print(write_report(rows, ROOT / "docs" / "performance.md"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
