@@ -275,7 +275,9 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, ApiException):
         status = exc.status or 0
-        return status == 429 or status >= 500
+        # A dead operator webhook does not come back within our backoff; fail fast.
+        message = str(parse_status_body(exc.body).get("message") or "")
+        return (status == 429 or status >= 500) and not is_webhook_failure(message)
     return False
 
 

@@ -191,6 +191,7 @@ def test_dead_webhook_is_operator_unavailable(
         deploy(kube_api_client, make_manifest(make_config()), "v1beta1")
 
     assert "dynamo-operator" in raised.value.remedy
+    assert len([r for r in sandbox.request_log if r.method == "POST"]) == 1
 
 
 def test_delete_leaves_terminating_then_gone(kube_api_client: ApiClient) -> None:
