@@ -68,9 +68,9 @@ def wait_for(
 
 
 def read_row(
-    api: ApiClient, name: str, namespace: str = NAMESPACE
+    api: ApiClient, name: str, namespace: str = NAMESPACE, api_version: str = "v1beta1"
 ) -> Deployment | None:
-    rows = list_deployments(api, namespace, "v1beta1")
+    rows = list_deployments(api, namespace, api_version)
     return next((row for row in rows if row.name == name), None)
 
 
@@ -88,7 +88,7 @@ def test_deploy_reaches_running(kube_api_client: ApiClient, api_version: str) ->
 
     result = deploy(kube_api_client, make_manifest(config, api_version), api_version)
     row = wait_for(
-        lambda: read_row(kube_api_client, "qwen"),
+        lambda: read_row(kube_api_client, "qwen", api_version=api_version),
         lambda r: r is not None and r.status == "Running",
     )
 
