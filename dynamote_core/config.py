@@ -47,6 +47,14 @@ QUANTITY_PATTERN = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E
 IMAGE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$")
 FLAG_PATTERN = re.compile(r"^-{0,2}[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
+# Limits on custom engine arguments. The text is YAML from a browser: without
+# them, a few lines of anchors and aliases ("billion laughs") or a deep flow
+# collection would make the manifest huge or overflow the parser's stack.
+MAX_ENGINE_ARGS_BYTES = 16 * 1024
+MAX_ENGINE_ARGS_FLAGS = 64
+MAX_ENGINE_ARGS_DEPTH = 4  # the mapping of flags is level 1
+MAX_ENGINE_ARGS_NODES = 1024  # every key, value and item, aliases counted each time
+
 # Flags Dynamote writes itself, per engine: a custom argument that repeats one
 # would silently fight a setting (or break the graph's wiring), so each maps
 # to the setting a user should change instead.
@@ -141,7 +149,7 @@ class DeploymentConfig(BaseModel):
     @classmethod
     def _check_secret_name(cls, value: str | None) -> str | None:
         if value is not None and (
-            len(value) > 253 or not SUBDOMAIN_PATTERN.match(value)
+            len(value) > 253 or not SUBDOMAIN_PATTERN.fullmatch(value)
         ):
             raise ValueError("is not a valid Kubernetes Secret name")
         return value
@@ -149,21 +157,21 @@ class DeploymentConfig(BaseModel):
     @field_validator("memory")
     @classmethod
     def _check_memory(cls, value: str | None) -> str | None:
-        if value is not None and not QUANTITY_PATTERN.match(value):
+        if value is not None and not QUANTITY_PATTERN.fullmatch(value):
             raise ValueError("is not a Kubernetes memory quantity")
         return value
 
     @field_validator("dynamo_version")
     @classmethod
     def _check_version(cls, value: str) -> str:
-        if not VERSION_PATTERN.match(value):
+        if not VERSION_PATTERN.fullmatch(value):
             raise ValueError("is not a MAJOR.MINOR.PATCH version")
         return value
 
     @field_validator("image")
     @classmethod
     def _check_image(cls, value: str | None) -> str | None:
-        if value is not None and not IMAGE_PATTERN.match(value):
+        if value is not None and not IMAGE_PATTERN.fullmatch(value):
             raise ValueError("is not a container image reference")
         return value
 
@@ -206,30 +214,90 @@ def parse_engine_args(text: str) -> dict[str, Any]:
     """Parse custom engine arguments (YAML or JSON) into flag -> value.
 
     Keys may be written with or without leading dashes; they come back without.
+    Loading is YAML's safe loader only; values may be text, numbers, booleans,
+    lists and mappings, within the size, depth and count limits above.
 
     Raises:
-        ValueError: the text is not YAML, not a mapping, or a key is not a flag.
+        ValueError: the text is not YAML, not a mapping, too large or too deep,
+            a key is not a flag, or a value is of another type.
     """
     if not text or not text.strip():
         return {}
-    try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ValueError(f"is not valid YAML or JSON{where}") from None
+    if len(text.encode("utf-8", errors="replace")) > MAX_ENGINE_ARGS_BYTES:
+        raise ValueError(
+            f"is too long: at most {MAX_ENGINE_ARGS_BYTES // 1024} KiB of text"
+        )
+    loaded = _load_yaml(text)
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
         raise ValueError(f"must be a mapping of flag to value, got a {_kind(loaded)}")
+    if len(loaded) > MAX_ENGINE_ARGS_FLAGS:
+        raise ValueError(f"has {len(loaded)} flags: at most {MAX_ENGINE_ARGS_FLAGS}")
+    _check_value_tree(loaded)
     parsed: dict[str, Any] = {}
     for key, value in loaded.items():
-        if not isinstance(key, str) or not FLAG_PATTERN.match(key):
+        if not isinstance(key, str) or not FLAG_PATTERN.fullmatch(key):
             raise ValueError(f"key {key!r} is not a flag name")
         if value is None:
             raise ValueError(f"flag {key!r} has no value")
-        parsed[key.lstrip("-")] = value
+        flag = key.lstrip("-")
+        twin = next((f for f in parsed if _same_flag(f, flag)), None)
+        if twin is not None:
+            raise ValueError(f"flag {key!r} repeats {twin!r}")
+        parsed[flag] = value
     return parsed
+
+
+def _load_yaml(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ValueError(f"is not valid YAML or JSON{where}") from None
+    except RecursionError:
+        # PyYAML composes nested collections recursively.
+        raise ValueError(
+            f"is nested too deeply: at most {MAX_ENGINE_ARGS_DEPTH} levels"
+        ) from None
+
+
+def _check_value_tree(loaded: dict[Any, Any]) -> None:
+    """Refuse values too deep, too many (alias bombs) or of a type argv cannot hold.
+
+    Walks at most MAX_ENGINE_ARGS_NODES nodes, so shared (aliased) subtrees
+    cost their expanded size and the walk stops early on a bomb.
+    """
+    budget = [MAX_ENGINE_ARGS_NODES]
+    stack: list[tuple[Any, int]] = [(loaded, 1)]
+    while stack:
+        node, depth = stack.pop()
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ValueError(
+                f"expands to more than {MAX_ENGINE_ARGS_NODES} values "
+                "(anchors and aliases count each time they are used)"
+            )
+        if isinstance(node, dict | list) and depth > MAX_ENGINE_ARGS_DEPTH:
+            raise ValueError(
+                f"is nested too deeply: at most {MAX_ENGINE_ARGS_DEPTH} levels"
+            )
+        if isinstance(node, dict):
+            stack += [(key, depth + 1) for key in node]
+            stack += [(value, depth + 1) for value in node.values()]
+        elif isinstance(node, list):
+            stack += [(item, depth + 1) for item in node]
+        elif node is not None and not isinstance(node, str | int | float):
+            raise ValueError(
+                f"holds a {type(node).__name__} value ({str(node)[:40]!r}); "
+                "quote it to pass it as text"
+            )
+
+
+def _same_flag(first: str, second: str) -> bool:
+    # Engines read --max-num-seqs and --max_num_seqs as one option.
+    return first.replace("_", "-") == second.replace("_", "-")
 
 
 def default_deployment_name(model_id: str, engine: str) -> str:
