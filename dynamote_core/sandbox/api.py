@@ -147,6 +147,8 @@ class KubeApi:
         self._lock = threading.Lock()
         self._denied: set[tuple[str, str, str | None]] = set()
         self._backends: dict[tuple[str, str, str], str] = {}
+        # Said with a proxy's 503 for a Service without a backend (e.g. how to add one).
+        self.missing_backend_hint = ""
         self.validate: Callable[[Obj], list[FieldError]] = validate_graph_deployment
 
     # -- configuration used by Sandbox -------------------------------------------------
@@ -164,6 +166,12 @@ class KubeApi:
     ) -> None:
         with self._lock:
             self._backends[(namespace, service, str(port))] = url.rstrip("/")
+
+    def unregister_service_backend(
+        self, namespace: str, service: str, port: int | str
+    ) -> None:
+        with self._lock:
+            self._backends.pop((namespace, service, str(port)), None)
 
     # -- dispatch ----------------------------------------------------------------------
 
@@ -424,10 +432,11 @@ class KubeApi:
         self._require(Target("", "v1", "services", target.namespace, service))
         backend = self._find_backend(target.namespace, service, port)
         if backend is None:
+            hint = f"; {self.missing_backend_hint}" if self.missing_backend_hint else ""
             raise ApiError(
                 503,
                 "ServiceUnavailable",
-                f'no endpoints available for service "{service}"',
+                f'no endpoints available for service "{service}"{hint}',
             )
         query = "&".join(f"{k}={v}" for k, v in request.query.items())
         url = f"{backend}/{target.rest}" + (f"?{query}" if query else "")

@@ -17,10 +17,14 @@ import logging
 import secrets
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dynamote_core.sandbox.api import DGD, FINALIZER
 from dynamote_core.sandbox.cluster import OPERATOR_NAMESPACE
 from dynamote_core.sandbox.store import Obj, Store, now_rfc3339
+
+if TYPE_CHECKING:
+    from dynamote_core.sandbox.graphs import GraphSupervisor
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +76,8 @@ class Operator:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.operator_pod = ""
+        # Set by the sandbox when DGDs are backed by the real Dynamo runtime.
+        self.graphs: GraphSupervisor | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(
@@ -104,6 +110,8 @@ class Operator:
             for dgd in self.store.list(DGD):
                 if self.available and not dgd["metadata"].get("deletionTimestamp"):
                     self._write_status(dgd)
+            if self.graphs is not None and self.available:
+                self.graphs.sync(self.store.list(DGD))
 
     # -- the operator pod --------------------------------------------------------
 

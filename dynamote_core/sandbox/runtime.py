@@ -1,9 +1,11 @@
 """`Sandbox`: a local Kubernetes API with a simulated Dynamo operator, in threads.
 
 Wires the store, the API, the HTTP server on 127.0.0.1 and the operator together,
-seeds the default cluster, and writes a kubeconfig pointing at it. Tests, the app's
-demo mode and `python -m dynamote_core.sandbox` create it; nothing here talks to a
-real cluster.
+seeds the default cluster, and writes a kubeconfig pointing at it. With
+`dynamo_runtime=True` its DGDs are served by the real Dynamo frontend and mocker
+(`graphs.GraphSupervisor`), or, where that runtime is not installed, the service
+proxy says how to install it. Tests, the app's demo mode and
+`python -m dynamote_core.sandbox` create it; nothing here talks to a real cluster.
 """
 
 from __future__ import annotations
@@ -25,12 +27,18 @@ from dynamote_core.sandbox.cluster import (
     build_token_secret,
     parse_node_spec,
 )
+from dynamote_core.sandbox.dynamo_runtime import DynamoRuntime
 from dynamote_core.sandbox.faults import FaultInjector
+from dynamote_core.sandbox.graphs import GraphSupervisor
 from dynamote_core.sandbox.operator import Operator
 from dynamote_core.sandbox.server import ApiServer, RequestRecord
 from dynamote_core.sandbox.store import Store
 
 CONTEXT = "dynamote-sandbox"
+NO_RUNTIME_HINT = (
+    "the sandbox has no Dynamo runtime to serve models; "
+    "install it with scripts/install_dynamo_runtime"
+)
 
 
 class Sandbox:
@@ -42,6 +50,9 @@ class Sandbox:
         speed: seconds per operator tick (pods get Ready after a handful of ticks).
         served_versions: nvidia.com versions; ("v1alpha1",) mimics operators < 1.2.
         hf_token: the value stored in dynamo-system/hf-token-secret; random by default.
+        dynamo_runtime: serve Ready DGDs with the real Dynamo frontend and mocker
+            (processes on loopback, about 90 MB each); off by default so a plain
+            sandbox starts no process.
     """
 
     def __init__(
@@ -51,6 +62,7 @@ class Sandbox:
         speed: float = 0.05,
         served_versions: tuple[str, ...] = ("v1beta1", "v1alpha1"),
         hf_token: str | None = None,
+        dynamo_runtime: bool = False,
     ) -> None:
         self._port = port
         self._node_groups = parse_node_spec(nodes or DEFAULT_NODES)
@@ -59,17 +71,24 @@ class Sandbox:
         self.operator = Operator(self.store, speed)
         self._hf_token = hf_token or "hf_sandbox_" + secrets.token_hex(12)
         self._server: ApiServer | None = None
+        self._wants_dynamo = dynamo_runtime
+        self.dynamo: DynamoRuntime | None = None
+        self._graphs: GraphSupervisor | None = None
 
     def start(self) -> Sandbox:
         """Seed the cluster, open the port, start the operator; returns self."""
         self._seed()
         self._server = ApiServer(self.api, self._port)
+        if self._wants_dynamo:
+            self._attach_dynamo(DynamoRuntime())
         self.operator.start()
         return self
 
     def stop(self) -> None:
-        """Stop the operator, the server and every open watch."""
+        """Stop the operator, every Dynamo process, the server and every watch."""
         self.operator.stop()
+        if self._graphs is not None:
+            self._graphs.stop()
         self.store.close()
         if self._server is not None:
             self._server.stop()
@@ -122,11 +141,22 @@ class Sandbox:
         """Drop every denial."""
         self.api.allow_all()
 
+    @property
+    def serves_dynamo(self) -> bool:
+        """True when the real Dynamo runtime backs this sandbox's DGDs."""
+        return self._graphs is not None
+
     def register_service_backend(
         self, namespace: str, service: str, port: int | str, url: str
     ) -> None:
         """Send `services/<service>:<port>/proxy/...` requests on to `url`."""
         self.api.register_service_backend(namespace, service, port, url)
+
+    def unregister_service_backend(
+        self, namespace: str, service: str, port: int | str
+    ) -> None:
+        """Stop sending `services/<service>:<port>/proxy/...` anywhere (503 again)."""
+        self.api.unregister_service_backend(namespace, service, port)
 
     def write_kubeconfig(self, path: str | Path) -> Path:
         """Write a kubeconfig with context `dynamote-sandbox` for this sandbox."""
@@ -155,6 +185,14 @@ class Sandbox:
             "current-context": CONTEXT,
             "preferences": {},
         }
+
+    def _attach_dynamo(self, runtime: DynamoRuntime) -> None:
+        if not runtime.is_available():
+            self.api.missing_backend_hint = NO_RUNTIME_HINT
+            return
+        self.dynamo = runtime
+        self._graphs = GraphSupervisor(runtime, self.api)
+        self.operator.graphs = self._graphs
 
     def _seed(self) -> None:
         for name in NAMESPACES:
