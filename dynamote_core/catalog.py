@@ -23,6 +23,9 @@ Engine = Literal["vllm", "sglang", "trtllm"]
 ENGINES: tuple[Engine, ...] = ("vllm", "sglang", "trtllm")
 
 CATALOG_ENV_VAR = "DYNAMOTE_CATALOG"
+# Far above any real model, low enough that memory arithmetic stays finite.
+MAX_PARAMETERS_B = 100_000.0
+MAX_WEIGHTS_GIB = 1_000_000.0
 DEFAULT_CATALOG_PATH = Path(__file__).resolve().parent.parent / "catalog.json"
 
 
@@ -33,14 +36,15 @@ class Model(BaseModel):
     know, and the memory estimate then says it cannot estimate that part.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Infinity and NaN are valid JSON to Python's reader but no model's size.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     id: str = Field(min_length=3, pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
     display_name: str = Field(min_length=1)
     description: str = Field(min_length=1)
     task: str = Field(min_length=1)
     size_label: str = Field(min_length=1)
-    parameters_b: float = Field(gt=0)
+    parameters_b: float = Field(gt=0, le=MAX_PARAMETERS_B)
     context_length: int = Field(gt=0)
     max_position_embeddings: int | None = Field(default=None, gt=0)
     license: str = Field(min_length=1)
@@ -58,7 +62,7 @@ class Model(BaseModel):
     quantization: str | None = None
     sliding_window: int | None = Field(default=None, gt=0)
     kv_bytes_per_token: int | None = Field(default=None, gt=0)
-    weights_gib: float | None = Field(default=None, gt=0)
+    weights_gib: float | None = Field(default=None, gt=0, le=MAX_WEIGHTS_GIB)
 
     @property
     def kv_cache_bytes_per_token(self) -> int | None:
@@ -184,6 +188,10 @@ def _read_json(path: Path) -> Any:
             f"Cannot read the catalog file {path}: {exc.strerror or exc}. "
             f"Check the path (or unset {CATALOG_ENV_VAR})."
         ) from exc
+    except UnicodeDecodeError as exc:
+        raise CatalogError(
+            f"{path.name} is not UTF-8 text (byte {exc.start}). Save it as UTF-8 JSON."
+        ) from exc
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -191,6 +199,12 @@ def _read_json(path: Path) -> Any:
             f"{path.name} is not valid JSON: {exc.msg} at line {exc.lineno}, "
             f"column {exc.colno}."
         ) from exc
+    except RecursionError:
+        # json decodes nested arrays and objects recursively
+        raise CatalogError(
+            f"{path.name} is nested too deeply to be a catalog: a list of flat "
+            "model objects is expected."
+        ) from None
 
 
 def _parse_entry(file_name: str, index: int, entry: Any) -> Model:
