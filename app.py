@@ -18,26 +18,25 @@ logs.configure_logging()
 
 PAGES = [
     st.Page(
-        "pages/catalog.py",
+        "views/catalog.py",
         title="Catalog",
         icon=":material/apps:",
-        url_path="catalog",
         default=True,
     ),
     st.Page(
-        "pages/configure.py",
+        "views/configure.py",
         title="Configure",
         icon=":material/tune:",
         url_path="configure",
     ),
     st.Page(
-        "pages/deployments.py",
+        "views/deployments.py",
         title="Deployments",
         icon=":material/deployed_code:",
         url_path="deployments",
     ),
     st.Page(
-        "pages/settings.py",
+        "views/settings.py",
         title="Settings",
         icon=":material/settings:",
         url_path="settings",

@@ -42,7 +42,7 @@ def render_card(model) -> None:
         ):
             st.session_state[state.SELECTED_MODEL] = model.id
             st.switch_page(
-                "pages/configure.py", query_params={state.QUERY_MODEL: model.id}
+                "views/configure.py", query_params={state.QUERY_MODEL: model.id}
             )
 
 

@@ -400,7 +400,7 @@ def render_deploy(
             icon=":material/check:",
         )
         st.page_link(
-            "pages/deployments.py",
+            "views/deployments.py",
             label=f"Open {deployed} in Deployments",
             icon=":material/open_in_new:",
             query_params={state.QUERY_NAME: deployed},

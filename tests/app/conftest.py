@@ -5,12 +5,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kubernetes import client, config
-from streamlit.runtime.pages_manager import PagesManager
-from streamlit.testing.v1 import AppTest, app_test
+from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
 # `ui` sits beside app.py, where Streamlit finds it; pytest needs the root on the path.
@@ -18,25 +16,6 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 APP = str(ROOT / "app.py")
 TIMEOUT = 30
-
-
-class _NavigationPagesManager(PagesManager):
-    """PagesManager as the server has it once app.py has called st.navigation.
-
-    AppTest 1.67 forgets before every run that `st.navigation` is in use and,
-    seeing a `pages/` folder, replays reruns as a legacy multipage app: the page
-    script runs alone, without app.py (no sidebar, no settings sync). The server
-    keeps the flag for the process, so mirroring that here is faithful.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-
-@pytest.fixture(autouse=True)
-def _navigation_pages(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(app_test, "PagesManager", _NavigationPagesManager)
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +29,7 @@ def _sandbox_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
 
 @pytest.fixture
 def open_page() -> Callable[..., AppTest]:
-    """Run the app, then switch to `page` (a path like "pages/catalog.py")."""
+    """Run the app, then switch to `page` (a path like "views/catalog.py")."""
 
     def _open(page: str | None = None, **query: str) -> AppTest:
         at = AppTest.from_file(APP, default_timeout=TIMEOUT)

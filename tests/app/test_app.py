@@ -7,10 +7,10 @@ import pytest
 from tests.app.conftest import assert_no_exception
 
 PAGES = [
-    "pages/catalog.py",
-    "pages/configure.py",
-    "pages/deployments.py",
-    "pages/settings.py",
+    "views/catalog.py",
+    "views/configure.py",
+    "views/deployments.py",
+    "views/settings.py",
 ]
 
 

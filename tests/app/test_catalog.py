@@ -6,7 +6,7 @@ from dynamote_core.catalog import load_catalog
 from tests.app.conftest import assert_no_exception
 from ui import state
 
-PAGE = "pages/catalog.py"
+PAGE = "views/catalog.py"
 
 
 def shown_model_ids(at) -> list[str]:

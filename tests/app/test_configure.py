@@ -10,7 +10,7 @@ from dynamote_core.catalog import load_catalog
 from tests.app.conftest import assert_no_exception, error_texts
 from ui import state
 
-PAGE = "pages/configure.py"
+PAGE = "views/configure.py"
 
 
 def manifest_text(at) -> str:

@@ -7,7 +7,7 @@ import pytest
 from tests.app.conftest import assert_no_exception, error_texts
 from ui import state
 
-PAGE = "pages/settings.py"
+PAGE = "views/settings.py"
 
 
 @pytest.mark.parametrize(

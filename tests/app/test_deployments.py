@@ -1,0 +1,139 @@
+"""Deployments page: live list, details (pods, port-forward), delete by dialog."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from tests.app.conftest import assert_no_exception
+from ui import state
+
+CONFIGURE = "views/configure.py"
+PAGE = "views/deployments.py"
+GROUP, VERSION, NAMESPACE, PLURAL = (
+    "nvidia.com",
+    "v1beta1",
+    "dynamo-system",
+    "dynamographdeployments",
+)
+
+
+@pytest.fixture
+def deployed(open_page) -> str:
+    """A DGD created through the Configure page, as a user would."""
+    name = f"list-{uuid.uuid4().hex[:8]}"
+    at = open_page(CONFIGURE)
+    at.text_input(key=state.CONFIG_NAME).input(name).run()
+    at.button(key=state.CONFIG_DEPLOY).click().run()
+    assert_no_exception(at)
+    return name
+
+
+def rerun_until(at, condition, seconds: float = 10.0):
+    """Rerun until `condition(at)` holds: the sandbox operator works in steps."""
+    deadline = time.monotonic() + seconds
+    while not condition(at):
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.2)
+        at.run()
+    return at
+
+
+def table_names(at) -> list[str]:
+    frames = [frame.value for frame in at.dataframe if "Status" in frame.value.columns]
+    return list(frames[0]["Name"]) if frames else []
+
+
+def test_list_shows_the_new_deployment_with_status_text(open_page, deployed) -> None:
+    at = open_page(PAGE)
+
+    assert_no_exception(at)
+    frame = next(
+        frame.value for frame in at.dataframe if "Status" in frame.value.columns
+    )
+    row = frame[frame["Name"] == deployed].iloc[0]
+    assert row["Status"].split(" ", 1)[1] in {
+        "Pending",
+        "Deploying",
+        "Running",
+        "Failed",
+    }
+    assert "/" in row["Ready"]
+
+
+def test_deployment_reaches_running_in_the_list(open_page, deployed) -> None:
+    at = open_page(PAGE)
+
+    def running(at) -> bool:
+        frame = next(
+            frame.value for frame in at.dataframe if "Status" in frame.value.columns
+        )
+        return (frame[frame["Name"] == deployed]["Status"] == "✅ Running").any()
+
+    rerun_until(at, running)
+
+
+def test_view_details_opens_pods_and_port_forward(open_page, deployed) -> None:
+    at = open_page(PAGE)
+
+    at.selectbox(key=state.DEPLOYMENTS_PICK).set_value(deployed).run()
+    at.button(key=state.DEPLOYMENTS_VIEW).click().run()
+
+    assert at.query_params[state.QUERY_NAME] == deployed
+
+    def has_port_forward(at) -> bool:
+        return any("kubectl port-forward svc/" in code.value for code in at.code)
+
+    rerun_until(at, has_port_forward)
+    assert_no_exception(at)
+    pods = next(frame.value for frame in at.dataframe if "Pod" in frame.value.columns)
+    assert len(pods) > 0
+    assert any("curl" in code.value for code in at.code)
+
+
+def test_unknown_name_in_url_says_so(open_page) -> None:
+    at = open_page(PAGE, name="does-not-exist")
+
+    assert_no_exception(at)
+    assert "No deployment named" in at.warning[0].value
+
+
+def test_delete_asks_for_the_name_then_deletes(
+    open_page, deployed, custom_objects
+) -> None:
+    at = open_page(PAGE, name=deployed)
+    at.button(key=state.DETAILS_DELETE).click().run()
+    assert at.button(key=state.DELETE_CONFIRM).disabled
+
+    at.text_input(key=state.DELETE_CONFIRM_TEXT).input(deployed).run()
+    at.button(key=state.DELETE_CONFIRM).click().run()
+
+    assert_no_exception(at)
+    assert state.QUERY_NAME not in at.query_params
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            custom_objects.get_namespaced_custom_object(
+                GROUP, VERSION, NAMESPACE, PLURAL, deployed
+            )
+        except ApiException as error:
+            assert error.status == 404
+            break
+        assert time.monotonic() < deadline, "the DGD was not deleted"
+        time.sleep(0.2)
+
+
+def test_cancel_keeps_the_deployment(open_page, deployed, custom_objects) -> None:
+    at = open_page(PAGE)
+    at.selectbox(key=state.DEPLOYMENTS_PICK).set_value(deployed).run()
+    at.button(key=state.DEPLOYMENTS_DELETE).click().run()
+
+    at.button(key=state.DELETE_CANCEL).click().run()
+
+    found = custom_objects.get_namespaced_custom_object(
+        GROUP, VERSION, NAMESPACE, PLURAL, deployed
+    )
+    assert found["metadata"]["name"] == deployed
