@@ -135,19 +135,29 @@ def port_forward_command(namespace: str, dgd_name: str) -> str:
     )
 
 
-def curl_command(namespace: str, dgd_name: str, model: str, prompt: str) -> str:
+def curl_command(
+    namespace: str,
+    dgd_name: str,
+    model: str,
+    prompt: str,
+    *,
+    max_tokens: int = 64,
+    temperature: float | None = None,
+) -> str:
     """The curl line for the same chat, against the port-forwarded endpoint.
 
     `namespace` and `dgd_name` are accepted so callers pass one deployment's
     identity everywhere; the command itself targets localhost:8000 (see
     `port_forward_command`).
     """
-    body = {
+    body: dict[str, Any] = {
         "model": model,
         "messages": [{"role": "user", "content": prompt}],
-        "max_tokens": 64,
+        "max_tokens": max_tokens,
         "stream": True,
     }
+    if temperature is not None:
+        body["temperature"] = temperature
     return (
         f"curl -N http://localhost:{FRONTEND_PORT}/v1/chat/completions "
         "-H 'Content-Type: application/json' "
@@ -203,6 +213,93 @@ def check_serving(
         models=models,
         reason=describe_not_listed(served_model_name, models),
     )
+
+
+SERVING = "Serving"
+NOT_SERVING_YET = "Running but not serving yet"
+NOT_RUNNING = "Not serving: the deployment is not Running"
+UNKNOWN = "Serving state unknown"
+
+
+@dataclass(frozen=True)
+class ServingSummary:
+    """What a deployment's details show about serving: a label and likely causes.
+
+    Attributes:
+        label: SERVING, NOT_SERVING_YET, NOT_RUNNING or UNKNOWN.
+        detail: one plain-text sentence on what was seen.
+        causes: likely causes, most likely first; empty when serving.
+    """
+
+    label: str
+    serving: bool
+    detail: str = ""
+    causes: list[str] = field(default_factory=list)
+
+
+def summarize_serving(
+    deployment_status: str, served_model_name: str, state: ServingState
+) -> ServingSummary:
+    """ "Serving" only when the model is listed; otherwise what is wrong and why.
+
+    Args:
+        deployment_status: the DGD's status word (Running, Deploying, ...).
+        state: the result of `check_serving`.
+    """
+    if state.serving:
+        return ServingSummary(SERVING, True, f"{served_model_name} is listed.")
+    if deployment_status != "Running":
+        return ServingSummary(
+            NOT_RUNNING,
+            False,
+            f"The deployment is {deployment_status}; it can serve once Running.",
+        )
+    if isinstance(state.error, ClusterForbidden):
+        return ServingSummary(UNKNOWN, False, str(state.error))
+    if state.error is not None:
+        return ServingSummary(
+            NOT_SERVING_YET,
+            False,
+            str(state.error),
+            [
+                "The frontend pod is not Ready yet, or its Service has no endpoints.",
+                "The frontend crashed: check its pod's log.",
+            ],
+        )
+    return ServingSummary(
+        NOT_SERVING_YET,
+        False,
+        describe_listed(state.models),
+        list_not_listed_causes(served_model_name, state.models),
+    )
+
+
+def describe_listed(models: list[str]) -> str:
+    listed = ", ".join(models) if models else "no model yet"
+    return f"The frontend answers and lists {listed}."
+
+
+def list_not_listed_causes(served_model_name: str, models: list[str]) -> list[str]:
+    """Likely reasons an answering frontend does not list the model, likeliest first."""
+    loading = (
+        "The workers are still loading the model (large models take minutes; "
+        "watch the worker pods' logs)."
+    )
+    router = (
+        "The frontend's router has not found the workers yet (check the frontend's "
+        "log for discovery errors, and that workers and frontend share the graph)."
+    )
+    crashed = (
+        "A worker crashed or cannot download the model (check the worker pods and "
+        "the Hugging Face token secret)."
+    )
+    if not models:
+        return [loading, router, crashed]
+    mismatch = (
+        f"The workers serve another name: the frontend lists {', '.join(models)}, "
+        f"not {served_model_name} (check --served-model-name)."
+    )
+    return [mismatch, loading, router]
 
 
 def describe_not_listed(served_model_name: str, models: list[str]) -> str:

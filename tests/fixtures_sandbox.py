@@ -2,6 +2,8 @@
 
 `sandbox` is a fresh in-process cluster per test (operator ticking every 10 ms),
 `sandbox_kubeconfig` its kubeconfig file, `kube_api_client` an official client for it.
+`dynamo_sandbox`, `dynamo_kubeconfig` and `dynamo_api_client` are the same with the real
+Dynamo runtime serving its DGDs (tests using them carry the `dynamo` marker).
 """
 
 from __future__ import annotations
@@ -49,6 +51,38 @@ def sandbox_kubeconfig(sandbox: Sandbox, tmp_path: Path) -> Path:
 def kube_api_client(sandbox_kubeconfig: Path) -> Iterator[ApiClient]:
     client = config.new_client_from_config(
         config_file=str(sandbox_kubeconfig), context=CONTEXT
+    )
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def dynamo_sandbox() -> Iterator[Sandbox]:
+    """A sandbox whose Ready DGDs are served by the real Dynamo frontend and mocker.
+
+    Skips only when the Dynamo runtime (.dynamo-venv) is not installed.
+    """
+    from dynamote_core.sandbox.dynamo_runtime import DynamoRuntime
+
+    runtime = DynamoRuntime()
+    if not runtime.is_available():
+        pytest.skip(
+            f"The Dynamo runtime is not installed at {runtime.python}; "
+            "run scripts/install_dynamo_runtime"
+        )
+    with Sandbox(speed=0.01, dynamo_runtime=True) as running:
+        yield running
+
+
+@pytest.fixture
+def dynamo_kubeconfig(dynamo_sandbox: Sandbox, tmp_path: Path) -> Path:
+    return dynamo_sandbox.write_kubeconfig(tmp_path / "dynamo-sandbox.kubeconfig")
+
+
+@pytest.fixture
+def dynamo_api_client(dynamo_kubeconfig: Path) -> Iterator[ApiClient]:
+    client = config.new_client_from_config(
+        config_file=str(dynamo_kubeconfig), context=CONTEXT
     )
     yield client
     client.close()
