@@ -113,7 +113,8 @@ def test_deleted_dgd_stops_its_processes(
 
     wait_until(lambda: runtime.get_graph(NAMESPACE, name) is None, timeout=10)
     wait_until(lambda: not any(is_pid_alive(pid) for pid in pids), timeout=10)
-    assert not graph.workdir.exists()
+    # The worker thread removes the directory right after the processes are gone.
+    wait_until(lambda: not graph.workdir.exists(), timeout=5)
     assert not check_serving(dynamo_api_client, NAMESPACE, name, MODEL).serving
 
 
