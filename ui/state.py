@@ -81,13 +81,3 @@ TRY_IT_MAX_TOKENS_PREFIX = "try_it_max_tokens_"
 TRY_IT_TEMPERATURE_PREFIX = "try_it_temperature_"
 TRY_IT_CLEAR_PREFIX = "try_it_clear_"
 TRY_IT_RECHECK_PREFIX = "try_it_recheck_"
-
-# --- Try it tab (ui/try_it.py) --------------------------------------------------------
-# Each key gets the deployment's "<namespace>/<name>" appended, so every deployment
-# keeps its own chat history and controls.
-TRY_IT_HISTORY_PREFIX = "try_it_history_"
-TRY_IT_INPUT_PREFIX = "try_it_input_"
-TRY_IT_MAX_TOKENS_PREFIX = "try_it_max_tokens_"
-TRY_IT_TEMPERATURE_PREFIX = "try_it_temperature_"
-TRY_IT_CLEAR_PREFIX = "try_it_clear_"
-TRY_IT_RECHECK_PREFIX = "try_it_recheck_"
