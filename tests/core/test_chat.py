@@ -23,12 +23,14 @@ from dynamote_core.chat import (
     FrontendError,
     FrontendUnavailable,
     ModelNotListed,
+    ServingState,
     check_serving,
     curl_command,
     iter_sse_data,
     list_served_models,
     port_forward_command,
     stream_chat,
+    summarize_serving,
 )
 from dynamote_core.errors import (
     ClusterError,
@@ -518,3 +520,46 @@ def test_port_forward_command_targets_the_frontend_service() -> None:
     command = port_forward_command(NAMESPACE, DGD)
 
     assert command == "kubectl port-forward svc/demo-frontend 8000:8000 -n team"
+
+
+FORBIDDEN = ClusterForbidden("denied", verb="get", resource="services/proxy")
+
+
+@pytest.mark.parametrize(
+    ("status", "state", "label", "first_cause"),
+    [
+        ("Running", ServingState(serving=True, models=["m"]), "Serving", None),
+        ("Deploying", ServingState(serving=False), "Not serving", None),
+        ("Running", ServingState(serving=False), "Running but not", "still loading"),
+        (
+            "Running",
+            ServingState(serving=False, models=["other"]),
+            "Running but not",
+            "serve another name",
+        ),
+        (
+            "Running",
+            ServingState(serving=False, error=FrontendUnavailable("no endpoints")),
+            "Running but not",
+            "not Ready",
+        ),
+        (
+            "Running",
+            ServingState(serving=False, error=FORBIDDEN),
+            "Serving state unknown",
+            None,
+        ),
+    ],
+    ids=["serving", "deploying", "empty", "name-mismatch", "no-endpoints", "denied"],
+)
+def test_summarize_serving_says_serving_only_when_listed(
+    status: str, state: ServingState, label: str, first_cause: str | None
+) -> None:
+    summary = summarize_serving(status, "m", state)
+
+    assert summary.label.startswith(label)
+    assert summary.serving is (label == "Serving")
+    if first_cause is None:
+        assert summary.causes == []
+    else:
+        assert first_cause in summary.causes[0]
