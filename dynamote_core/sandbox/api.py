@@ -318,16 +318,16 @@ class KubeApi:
         return Response.json(200, listing)
 
     def _select(self, request: Request, target: Target) -> list[Obj]:
+        labels = request.query.get("labelSelector")
+        fields = request.query.get("fieldSelector")
+
+        def is_selected(obj: Obj) -> bool:
+            return match_labels(
+                labels, obj["metadata"].get("labels") or {}
+            ) and match_fields(fields, obj)
+
         try:
-            return [
-                obj
-                for obj in self.store.list(target.resource, target.namespace)
-                if match_labels(
-                    request.query.get("labelSelector"),
-                    obj["metadata"].get("labels") or {},
-                )
-                and match_fields(request.query.get("fieldSelector"), obj)
-            ]
+            return self.store.list(target.resource, target.namespace, where=is_selected)
         except ValueError as error:
             raise ApiError(400, "BadRequest", str(error)) from error
 

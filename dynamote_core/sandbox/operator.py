@@ -16,6 +16,7 @@ import json
 import logging
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -102,14 +103,16 @@ class Operator:
     def tick(self) -> None:
         """One reconcile pass over every DGD, then one step of every pod's life."""
         with self._lock:
-            for dgd in self.store.list(DGD):
-                self._reconcile(dgd)
+            owned = self._group_pods()
+            for dgd in self.store.scan(DGD):
+                self._reconcile(dgd, owned.get(_key(dgd), []))
             self._schedule_pods()
-            for pod in self.store.list("pods"):
+            for pod in self.store.scan("pods"):
                 self._live(pod)
-            for dgd in self.store.list(DGD):
+            owned = self._group_pods()
+            for dgd in self.store.scan(DGD):
                 if self.available and not dgd["metadata"].get("deletionTimestamp"):
-                    self._write_status(dgd)
+                    self._write_status(dgd, owned.get(_key(dgd), []))
             if self.graphs is not None and self.available:
                 self.graphs.sync(self.store.list(DGD))
 
@@ -155,10 +158,9 @@ class Operator:
 
     # -- reconcile ---------------------------------------------------------------
 
-    def _reconcile(self, dgd: Obj) -> None:
+    def _reconcile(self, dgd: Obj, owned: list[Obj]) -> None:
         meta = dgd["metadata"]
         namespace, name = meta["namespace"], meta["name"]
-        owned = self._owned_pods(namespace, name)
         if meta.get("deletionTimestamp"):
             if self.available:
                 self._finish_deletion(dgd, owned)
@@ -183,12 +185,9 @@ class Operator:
         for pod in owned:
             if pod["metadata"]["labels"].get(LABEL_COMPONENT) not in wanted:
                 self._terminate(pod)
-        for service in self.store.list("services", namespace):
+        for service in self.store.list("services", namespace, where=_owned_by(name)):
             labels = service["metadata"].get("labels") or {}
-            if (
-                labels.get(LABEL_DGD) == name
-                and labels.get(LABEL_COMPONENT) not in wanted
-            ):
+            if labels.get(LABEL_COMPONENT) not in wanted:
                 self.store.remove("services", namespace, service["metadata"]["name"])
 
     def _adopt(self, dgd: Obj) -> None:
@@ -212,11 +211,11 @@ class Operator:
             for pod in owned:
                 self._terminate(pod)
             return
-        for service in self.store.list("services", meta["namespace"]):
-            if (service["metadata"].get("labels") or {}).get(LABEL_DGD) == meta["name"]:
-                self.store.remove(
-                    "services", meta["namespace"], service["metadata"]["name"]
-                )
+        owner = _owned_by(meta["name"])
+        for service in self.store.list("services", meta["namespace"], where=owner):
+            self.store.remove(
+                "services", meta["namespace"], service["metadata"]["name"]
+            )
         remaining = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
         if remaining:
             self.store.update(
@@ -352,18 +351,21 @@ class Operator:
             pod, "Normal", "Killing", f"Stopping container {container}", "kubelet"
         )
 
-    def _owned_pods(self, namespace: str, name: str) -> list[Obj]:
-        return [
-            p
-            for p in self.store.list("pods", namespace)
-            if (p["metadata"].get("labels") or {}).get(LABEL_DGD) == name
-        ]
+    def _group_pods(self) -> dict[tuple[str, str], list[Obj]]:
+        """Every DGD's pods, from one uncopied scan (read-only: writes go through
+        the store)."""
+        grouped: dict[tuple[str, str], list[Obj]] = {}
+        for pod in self.store.scan("pods"):
+            meta = pod["metadata"]
+            owner = (meta.get("labels") or {}).get(LABEL_DGD)
+            if owner:
+                grouped.setdefault((meta["namespace"], owner), []).append(pod)
+        return grouped
 
     # -- status ------------------------------------------------------------------
 
-    def _write_status(self, dgd: Obj) -> None:
+    def _write_status(self, dgd: Obj, owned: list[Obj]) -> None:
         meta = dgd["metadata"]
-        owned = self._owned_pods(meta["namespace"], meta["name"])
         components: Obj = {}
         not_ready = []
         for component in (dgd.get("spec") or {}).get("components") or []:
@@ -452,7 +454,7 @@ class Operator:
             n["metadata"]["name"]: int(n["status"]["allocatable"].get(GPU, "0"))
             for n in nodes
         }
-        pods = self.store.list("pods")
+        pods = self.store.scan("pods")
         for pod in pods:
             node = pod["spec"].get("nodeName")
             if node in free:
@@ -1024,3 +1026,16 @@ def _crash_lines(mode: str) -> list[str]:
         "RuntimeError: Engine core initialization failed. See root cause above.",
         f"(sandbox: simulated crash, triggered by annotation {FAIL_ANNOTATION}=crash-loop)",  # noqa: E501 - Kubernetes' own wording
     ]
+
+
+def _owned_by(dgd_name: str) -> Callable[[Obj], bool]:
+    """A store filter for the objects labelled with one DGD's name."""
+
+    def is_owned(obj: Obj) -> bool:
+        return (obj["metadata"].get("labels") or {}).get(LABEL_DGD) == dgd_name
+
+    return is_owned
+
+
+def _key(obj: Obj) -> tuple[str, str]:
+    return obj["metadata"]["namespace"], obj["metadata"]["name"]
