@@ -7,9 +7,9 @@ fault and what to do next.
     DynamoteError
     ├── ConfigError            invalid settings; `.field_errors` lists each field
     ├── CatalogError           a catalog file that cannot be loaded or validated
-    ├── ManifestError          a generated manifest the CRD schema or admission rejects
+    ├── ManifestError          a manifest the CRD schema or admission rejects
     └── ClusterError           anything from talking to a cluster
-        ├── KubeconfigError        a kubeconfig (or in-cluster config) that cannot be loaded
+        ├── KubeconfigError        a kubeconfig or in-cluster config that will not load
         ├── ClusterUnreachable     connection refused, DNS, TLS, timeouts
         │   └── ClusterTimeout         no answer within the call's timeout
         ├── ClusterForbidden       403: `.verb`, `.resource`, `.namespace`, `.can_i`

@@ -37,6 +37,8 @@ _FIXES = {
     "DYNAMO_VERSION": "Use a release number such as 1.6.1.",
     "DYNAMOTE_REFRESH_SECONDS": "Use a whole number of seconds from 1 to 3600.",
     "DYNAMOTE_SANDBOX": "Use auto, on or off.",
+    "DYNAMOTE_SANDBOX_SPEED": "Use seconds per step, from 0 to 60 (e.g. 0.5).",
+    "DYNAMOTE_SANDBOX_DYNAMO": "Use auto, on or off.",
     "DYNAMOTE_LOG_LEVEL": "Use one of " + ", ".join(LOG_LEVELS) + ".",
     "DYNAMOTE_API_VERSION": "Use auto, v1beta1 or v1alpha1.",
     "PORT": "Use a TCP port from 1 to 65535.",
@@ -53,6 +55,9 @@ class AppSettings(BaseModel):
         dynamo_version: Dynamo release whose runtime images manifests use.
         refresh_seconds: how often deployment lists refresh themselves.
         sandbox: `on`, `off`, or `auto` (see `is_sandbox_wanted`).
+        sandbox_speed: seconds per step of the sandbox's simulated operator.
+        sandbox_dynamo: serve sandbox deployments with the real Dynamo frontend and
+            mocker: `on`, `off`, or `auto` (when the runtime is installed).
         log_level: level of the app's log handler.
         kubeconfig: the KUBECONFIG value (paths joined by os.pathsep), if set.
         kube_context: kubeconfig context to preselect, if set.
@@ -79,6 +84,12 @@ class AppSettings(BaseModel):
         int, Field(alias="DYNAMOTE_REFRESH_SECONDS", ge=1, le=3600)
     ] = 10
     sandbox: Annotated[SandboxMode, Field(alias="DYNAMOTE_SANDBOX")] = "auto"
+    sandbox_speed: Annotated[
+        float, Field(alias="DYNAMOTE_SANDBOX_SPEED", ge=0, le=60, allow_inf_nan=False)
+    ] = 0.5
+    sandbox_dynamo: Annotated[SandboxMode, Field(alias="DYNAMOTE_SANDBOX_DYNAMO")] = (
+        "auto"
+    )
     log_level: Annotated[str, Field(alias="DYNAMOTE_LOG_LEVEL")] = "INFO"
     kubeconfig: Annotated[str | None, Field(alias="KUBECONFIG")] = None
     kube_context: Annotated[str | None, Field(alias="DYNAMOTE_KUBE_CONTEXT")] = None
@@ -97,7 +108,7 @@ class AppSettings(BaseModel):
             raise ValueError(f"{value!r} is not a log level")
         return level
 
-    @field_validator("sandbox", "api_version", mode="before")
+    @field_validator("sandbox", "sandbox_dynamo", "api_version", mode="before")
     @classmethod
     def _lower_choice(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value

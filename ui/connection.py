@@ -10,7 +10,6 @@ many sessions watching the same namespace cost about the API calls of one.
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,6 @@ from ui import models, storage
 log = logging.getLogger(__name__)
 
 # Seconds per simulated operator step: slow enough that the demo shows progress.
-DEFAULT_SANDBOX_SPEED = 0.5
 # Without discovery (cluster unreachable, setting "auto"), previews use the newest API.
 FALLBACK_API_VERSION = "v1beta1"
 STATUS_TTL_SECONDS = 5
@@ -56,30 +54,35 @@ def get_app_settings() -> AppSettings:
     return load_settings()
 
 
-def read_sandbox_speed() -> float:
-    """Seconds per simulated operator step, from DYNAMOTE_SANDBOX_SPEED."""
-    raw = os.environ.get("DYNAMOTE_SANDBOX_SPEED", "").strip()
-    try:
-        return max(0.0, float(raw)) if raw else DEFAULT_SANDBOX_SPEED
-    except ValueError:
-        log.warning(
-            "DYNAMOTE_SANDBOX_SPEED=%r is not a number; using %s",
-            raw,
-            DEFAULT_SANDBOX_SPEED,
-        )
-        return DEFAULT_SANDBOX_SPEED
+def sandbox_options(settings: AppSettings) -> tuple[float, bool]:
+    """The sandbox's operator speed, and whether real Dynamo processes serve it.
+
+    `auto` uses the Dynamo runtime when scripts/install_dynamo_runtime put it in
+    place, so the demo's Try it tab talks to the real frontend.
+    """
+    dynamo = settings.sandbox_dynamo == "on"
+    if settings.sandbox_dynamo == "auto":
+        from dynamote_core.sandbox.dynamo_runtime import DynamoRuntime
+
+        dynamo = DynamoRuntime().is_available()
+    return settings.sandbox_speed, dynamo
 
 
 @st.cache_resource(show_spinner="Starting the sandbox cluster…")
-def start_sandbox(speed: float) -> tuple[Any, str]:
+def start_sandbox(speed: float, dynamo: bool = False) -> tuple[Any, str]:
     """Start the process's one sandbox; returns it and its kubeconfig path."""
     from dynamote_core.sandbox import Sandbox
 
-    sandbox = Sandbox(port=0, speed=speed).start()
+    sandbox = Sandbox(port=0, speed=speed, dynamo_runtime=dynamo).start()
     directory = Path(tempfile.mkdtemp(prefix="dynamote-sandbox-"))
     kubeconfig = sandbox.write_kubeconfig(directory / "kubeconfig")
     log.info("Sandbox cluster started at %s (kubeconfig %s)", sandbox.url, kubeconfig)
     return sandbox, str(kubeconfig)
+
+
+def start_app_sandbox() -> tuple[Any, str]:
+    """The sandbox this process's settings ask for (started once, then cached)."""
+    return start_sandbox(*sandbox_options(get_app_settings()))
 
 
 def resolve_connection() -> Connection:
@@ -92,7 +95,7 @@ def resolve_connection() -> Connection:
         "api_version_setting": chosen.api_version,
     }
     if settings.is_sandbox_wanted():
-        _, kubeconfig = start_sandbox(read_sandbox_speed())
+        _, kubeconfig = start_app_sandbox()
         return Connection(kubeconfig, None, False, True, **common)
 
     has_kubeconfig = any(path.is_file() for path in settings.kubeconfig_paths())
@@ -119,7 +122,7 @@ def list_kube_contexts() -> tuple[list[str], str | None]:
     """Context names of the kubeconfig the app would use, and the current one."""
     settings = get_app_settings()
     if settings.is_sandbox_wanted():
-        _, kubeconfig = start_sandbox(read_sandbox_speed())
+        _, kubeconfig = start_app_sandbox()
         return kube.list_contexts(kubeconfig)
     return kube.list_contexts(settings.kubeconfig)
 

@@ -16,6 +16,7 @@ from ui.render import (
     show_cluster_problem,
     show_error,
 )
+from ui.try_it import render_try_it
 
 REFRESH_SECONDS = connection.get_app_settings().refresh_seconds
 SAMPLE_CURL = (
@@ -323,6 +324,25 @@ def details_body(conn, name: str) -> None:
             st.code(render_manifest_yaml(details.manifest), language="yaml")
 
 
+def try_deployment(conn, name: str) -> None:
+    """The Try it tab: chat with the deployment through the API server's proxy."""
+    try:
+        details = connection.fetch_deployment_details(
+            conn, name, current_api_version(conn)
+        )
+    except DynamoteError as error:
+        show_read_error(error, state.DEPLOYMENTS_RETRY)
+        return
+    config = details.config
+    render_try_it(
+        lambda: connection.get_api_client(conn),
+        conn.namespace,
+        name,
+        (config.served_model_name or config.model_id) if config else None,
+        details.deployment.status,
+    )
+
+
 def render_details(conn, name: str) -> None:
     if st.button(
         "All deployments",
@@ -334,7 +354,12 @@ def render_details(conn, name: str) -> None:
         st.rerun()
     st.title(escape_markdown(name), anchor=False)
     st.caption(escape_markdown(f"DynamoGraphDeployment in namespace {conn.namespace}"))
-    details_body(conn, name)
+    overview, try_it = st.tabs(["Overview", "Try it"])
+    with overview:
+        details_body(conn, name)
+    # Outside the refreshing fragment: a timed rerun would cut a streamed reply.
+    with try_it:
+        try_deployment(conn, name)
     st.button(
         "Delete…",
         key=state.DETAILS_DELETE,

@@ -23,6 +23,7 @@ def _sandbox_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
     """Every page talks to the sandbox; its operator steps every 20 ms."""
     monkeypatch.setenv("DYNAMOTE_SANDBOX", "on")
     monkeypatch.setenv("DYNAMOTE_SANDBOX_SPEED", "0.02")
+    monkeypatch.setenv("DYNAMOTE_SANDBOX_DYNAMO", "off")
     monkeypatch.setenv("HOME", str(tmp_path))
     yield
 
@@ -48,7 +49,7 @@ def custom_objects() -> client.CustomObjectsApi:
     """A real kubernetes client on the app's sandbox cluster, for assertions."""
     from ui import connection
 
-    _, kubeconfig = connection.start_sandbox(connection.read_sandbox_speed())
+    _, kubeconfig = connection.start_app_sandbox()
     api_client = config.new_client_from_config(config_file=kubeconfig)
     return client.CustomObjectsApi(api_client)
 

@@ -54,6 +54,7 @@ def _sandbox_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Pages talk to the app's in-process sandbox, as in tests/app."""
     monkeypatch.setenv("DYNAMOTE_SANDBOX", "on")
     monkeypatch.setenv("DYNAMOTE_SANDBOX_SPEED", "0.02")
+    monkeypatch.setenv("DYNAMOTE_SANDBOX_DYNAMO", "off")
     monkeypatch.setenv("HOME", str(tmp_path))
 
 
@@ -135,7 +136,7 @@ def test_configure_page_shows_a_hostile_model_as_text(hostile_catalog: Path) -> 
 def app_sandbox() -> Iterator[Any]:
     from ui import connection
 
-    sandbox, _ = connection.start_sandbox(connection.read_sandbox_speed())
+    sandbox, _ = connection.start_app_sandbox()
     yield sandbox
 
 
