@@ -33,6 +33,7 @@ from dynamote_core.config import DeploymentConfig
 from dynamote_core.errors import (
     AlreadyExists,
     ClusterError,
+    ClusterForbidden,
     ClusterNotFound,
     ClusterTimeout,
     ClusterUnreachable,
@@ -65,6 +66,7 @@ __all__ = [
     "create_deployment",
     "delete_deployment",
     "deploy",
+    "describe_forbidden",
     "dry_run_deployment",
     "get_deployment_details",
     "is_delete_stuck",
@@ -80,6 +82,10 @@ COMPONENT_TYPE_LABEL = "nvidia.com/dynamo-component-type"
 FINALIZER = "nvidia.com/finalizer"
 CONFIG_ANNOTATION = "dynamote.io/config"
 STUCK_DELETE_SECONDS = 60
+STUCK_DELETE_REASON = (
+    "Deletion is stuck: waiting for the Dynamo operator to remove its finalizer; "
+    "is the operator running?"
+)
 LOG_TAIL_LINES = 20
 FRONTEND_PORT = 8000
 # Seconds between read-backs after a create got no answer; tests lower them.
@@ -129,7 +135,9 @@ class DeploymentDetails(BaseModel):
     """Everything the details page shows about one deployment.
 
     `config` is the `DeploymentConfig` read back from the dynamote.io/config
-    annotation, or None for a DGD Dynamote did not create.
+    annotation, or None for a DGD Dynamote did not create. `problems` names the
+    optional parts left out because a permission is missing, each with its
+    `kubectl auth can-i` line.
     """
 
     deployment: Deployment
@@ -141,6 +149,7 @@ class DeploymentDetails(BaseModel):
     port_forward: str | None = None
     explanations: list[Explanation] = Field(default_factory=list)
     manifest: dict[str, Any] = Field(default_factory=dict)
+    problems: list[str] = Field(default_factory=list)
 
 
 class PreflightCheck(BaseModel):
@@ -192,43 +201,80 @@ def get_deployment_details(
 ) -> DeploymentDetails:
     """One deployment in full: settings, components, pods, events, Service, failures.
 
+    The DGD and its pods are required; events, the frontend Service, crash logs
+    and the operator check are optional: a permission missing for one of them
+    leaves it out and adds a line to `.problems` instead of failing the whole.
+
     Raises:
         ClusterNotFound: no DGD of that name in the namespace.
+        ClusterForbidden: the DGD or its pods may not be read.
     """
     dgd = read_graph_deployment(api_client, namespace, name, api_version)
     pods = [
         to_pod_status(pod, _now())
         for pod in _list_dgd_pods(api_client, namespace, name)
     ]
-    events = _list_events(api_client, namespace, {name} | {p.name for p in pods})
-    logs = _read_failing_logs(api_client, namespace, pods)
+
+    problems: list[str] = []
+    events = _read_events(
+        api_client, namespace, {name} | {p.name for p in pods}, problems
+    )
+    logs = _read_failing_logs(api_client, namespace, pods, problems)
     if operator_alive is None:
-        operator_alive = _peek_operator(api_client)
+        operator_alive = _peek_operator(api_client, problems)
+    frontend = _read_frontend_service(api_client, dgd, problems)
+
     now = _now()
-    deployment = summarize_deployment(dgd, pods, now)
-    frontend = _read_frontend_service(api_client, dgd)
+    service_name = frontend_service_name(dgd)
     return DeploymentDetails(
-        deployment=deployment,
+        deployment=summarize_deployment(dgd, pods, now),
         config=read_config_annotation(dgd),
         components=list_components(dgd),
         pods=pods,
         events=events,
         frontend_service=frontend,
-        port_forward=port_forward_command(frontend.name, namespace)
-        if frontend
+        port_forward=port_forward_command(service_name, namespace)
+        if service_name
         else None,
         explanations=explain_failures(
             dgd, pods, events, logs, now, operator_alive=operator_alive
         ),
         manifest=dgd,
+        problems=problems,
     )
 
 
-def _peek_operator(api_client: ApiClient) -> bool | None:
+def describe_forbidden(consequence: str, error: ClusterForbidden) -> str:
+    """One line on what is left out, the permission missing, and its can-i check."""
+    scope = (
+        f"in namespace {error.namespace}" if error.namespace else "across the cluster"
+    )
+    return (
+        f"{consequence}: this account may not '{error.verb}' '{error.resource}' "
+        f"{scope}. Check with: {error.can_i}"
+    )
+
+
+def _read_events(
+    api_client: ApiClient, namespace: str, object_names: set[str], problems: list[str]
+) -> list[KubeEvent]:
+    try:
+        return _list_events(api_client, namespace, object_names)
+    except ClusterForbidden as error:
+        problems.append(describe_forbidden("Events are hidden", error))
+        return []
+
+
+def _peek_operator(api_client: ApiClient, problems: list[str]) -> bool | None:
     try:
         return is_operator_alive(api_client)
     except ClusterUnreachable:
         raise
+    except ClusterForbidden as error:
+        problems.append(
+            describe_forbidden("Whether the Dynamo operator runs is unknown", error)
+        )
+        return None
     except ClusterError:
         return None
 
@@ -307,12 +353,18 @@ def _list_json(
 
 
 def _read_failing_logs(
-    api_client: ApiClient, namespace: str, pods: list[PodStatus]
+    api_client: ApiClient, namespace: str, pods: list[PodStatus], problems: list[str]
 ) -> dict[str, list[str]]:
     logs: dict[str, list[str]] = {}
     for pod in pods:
-        if pod.reason in {"CrashLoopBackOff", "OOMKilled", "Error"}:
+        if pod.reason not in {"CrashLoopBackOff", "OOMKilled", "Error"}:
+            continue
+        try:
             logs[pod.name] = _read_log_tail(api_client, namespace, pod.name)
+        except ClusterForbidden as error:
+            # The same grant covers every pod: one line says it, no more reads.
+            problems.append(describe_forbidden("Crash logs are hidden", error))
+            break
     return logs
 
 
@@ -331,7 +383,7 @@ def _read_log_tail(api_client: ApiClient, namespace: str, pod_name: str) -> list
                 tail_lines=LOG_TAIL_LINES,
                 previous=previous,
             )
-        except ClusterUnreachable:
+        except (ClusterUnreachable, ClusterForbidden):
             raise
         except ClusterError as exc:
             logger.debug(
@@ -348,7 +400,7 @@ def _read_log_tail(api_client: ApiClient, namespace: str, pod_name: str) -> list
 
 
 def _read_frontend_service(
-    api_client: ApiClient, dgd: dict[str, Any]
+    api_client: ApiClient, dgd: dict[str, Any], problems: list[str]
 ) -> FrontendService | None:
     name = frontend_service_name(dgd)
     if name is None:
@@ -365,6 +417,9 @@ def _read_frontend_service(
         )
     except ClusterNotFound:
         return FrontendService(name=name, exists=False)
+    except ClusterForbidden as error:
+        problems.append(describe_forbidden("The frontend Service is unknown", error))
+        return None
     ports = (service.get("spec") or {}).get("ports") or []
     port = int(ports[0].get("port") or FRONTEND_PORT) if ports else FRONTEND_PORT
     return FrontendService(name=name, port=port, exists=True)
@@ -401,6 +456,9 @@ def summarize_deployment(
     annotations = metadata.get("annotations") or {}
     components = list_components(dgd)
     state, reason = compute_status(dgd, pod_statuses)
+    delete_stuck = is_delete_stuck(dgd, now)
+    if delete_stuck:
+        reason = STUCK_DELETE_REASON
     created = parse_timestamp(metadata.get("creationTimestamp"))
     desired = sum(c.desired for c in components)
     return Deployment(
@@ -418,7 +476,7 @@ def summarize_deployment(
         created=created,
         pod_health=describe_pod_health(pod_statuses),
         pods=pod_statuses,
-        delete_stuck=is_delete_stuck(dgd, now),
+        delete_stuck=delete_stuck,
     )
 
 

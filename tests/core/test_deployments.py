@@ -22,7 +22,12 @@ from dynamote_core.deployments import (
     list_deployments,
     run_preflight,
 )
-from dynamote_core.errors import AlreadyExists, ClusterInvalid, OperatorUnavailable
+from dynamote_core.errors import (
+    AlreadyExists,
+    ClusterForbidden,
+    ClusterInvalid,
+    OperatorUnavailable,
+)
 from dynamote_core.explain import parse_timestamp
 from dynamote_core.manifest import build_graph_deployment
 from dynamote_core.sandbox.runtime import Sandbox
@@ -142,6 +147,81 @@ def test_details_read_back_config_components_and_port_forward(
     assert details.explanations == []
 
 
+@pytest.mark.parametrize(
+    ("verb", "resource", "fail", "consequence"),
+    [
+        ("list", "events", None, "Events are hidden"),
+        ("get", "services", None, "The frontend Service is unknown"),
+        ("get", "pods/log", "crash-loop", "Crash logs are hidden"),
+    ],
+    ids=["events", "services", "pods-log"],
+)
+def test_denied_optional_part_is_named_and_details_still_load(
+    sandbox: Sandbox,
+    kube_api_client: ApiClient,
+    verb: str,
+    resource: str,
+    fail: str | None,
+    consequence: str,
+) -> None:
+    deploy(kube_api_client, make_manifest(make_config(), fail=fail), "v1beta1")
+    sandbox.deny(verb, resource, NAMESPACE)
+
+    details = wait_for(
+        lambda: get_deployment_details(kube_api_client, NAMESPACE, "qwen", "v1beta1"),
+        lambda d: bool(d.problems),
+    )
+
+    can_i = f"kubectl auth can-i {verb} {resource} -n {NAMESPACE}"
+    assert details.problems == [
+        f"{consequence}: this account may not '{verb}' '{resource}' in namespace "
+        f"{NAMESPACE}. Check with: {can_i}"
+    ]
+    assert details.deployment.name == "qwen"
+    assert details.pods
+    assert details.port_forward is not None
+
+
+def test_denied_crash_logs_keep_the_crash_explanation(
+    sandbox: Sandbox, kube_api_client: ApiClient
+) -> None:
+    deploy(kube_api_client, make_manifest(make_config(), fail="crash-loop"), "v1beta1")
+    sandbox.deny("get", "pods/log", NAMESPACE)
+
+    details = wait_for(
+        lambda: get_deployment_details(kube_api_client, NAMESPACE, "qwen", "v1beta1"),
+        lambda d: any("CrashLoopBackOff" in e.title for e in d.explanations),
+    )
+
+    assert details.deployment.status == "Failed"
+    assert len(details.problems) == 1
+
+
+@pytest.mark.parametrize(
+    ("verb", "resource"),
+    [("get", "dynamographdeployments"), ("list", "pods")],
+    ids=["get-dgd", "list-pods"],
+)
+def test_denied_required_part_fails_the_details(
+    sandbox: Sandbox, kube_api_client: ApiClient, verb: str, resource: str
+) -> None:
+    deploy(kube_api_client, make_manifest(make_config()), "v1beta1")
+    sandbox.deny(verb, resource, NAMESPACE)
+
+    with pytest.raises(ClusterForbidden) as raised:
+        get_deployment_details(kube_api_client, NAMESPACE, "qwen", "v1beta1")
+
+    assert (raised.value.verb, raised.value.resource) == (verb, resource)
+
+
+def test_details_on_full_access_have_no_problems(kube_api_client: ApiClient) -> None:
+    deploy(kube_api_client, make_manifest(make_config()), "v1beta1")
+
+    details = get_deployment_details(kube_api_client, NAMESPACE, "qwen", "v1beta1")
+
+    assert details.problems == []
+
+
 def test_dry_run_errors_are_reported_field_by_field(kube_api_client: ApiClient) -> None:
     manifest = make_manifest(make_config())
     manifest["spec"]["components"][1]["replicas"] = -1
@@ -226,6 +306,28 @@ def test_delete_without_operator_is_reported_stuck(
     assert row is not None and row.status == "Terminating"
     assert not is_delete_stuck(dgd, later)
     assert is_delete_stuck(dgd, later + timedelta(seconds=61))
+
+
+def test_stuck_delete_row_says_to_check_the_operator(
+    sandbox: Sandbox, kube_api_client: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deploy(kube_api_client, make_manifest(make_config()), "v1beta1")
+    wait_for(
+        lambda: deployments.read_graph_deployment(
+            kube_api_client, NAMESPACE, "qwen", "v1beta1"
+        ),
+        lambda dgd: deployments.FINALIZER in (dgd["metadata"].get("finalizers") or []),
+    )
+    sandbox.operator.set_available(False)
+    delete_deployment(kube_api_client, NAMESPACE, "qwen", "v1beta1")
+    later = deployments._now() + timedelta(minutes=2)
+    monkeypatch.setattr(deployments, "_now", lambda: later)
+
+    row = read_row(kube_api_client, "qwen")
+
+    assert row is not None and row.delete_stuck
+    assert row.status == "Terminating"
+    assert "remove its finalizer; is the operator running?" in row.status_reason
 
 
 # ---------------------------------------------------------------- pre-flight
