@@ -17,7 +17,7 @@ from typing import Any
 
 import streamlit as st
 
-from dynamote_core import cluster, deployments, kube
+from dynamote_core import chat, cluster, deployments, kube
 from dynamote_core.config import DeploymentConfig
 from dynamote_core.errors import ConfigError, DynamoteError
 from dynamote_core.settings import AppSettings, load_settings
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 # Without discovery (cluster unreachable, setting "auto"), previews use the newest API.
 FALLBACK_API_VERSION = "v1beta1"
 STATUS_TTL_SECONDS = 5
+# The details fragment reruns every refresh; one /v1/models probe per few seconds.
+SERVING_TTL_SECONDS = 3
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,31 @@ def fetch_deployment_details(
     )
 
 
+@st.cache_data(ttl=SERVING_TTL_SECONDS, show_spinner=False)
+def _summarize_serving(
+    kubeconfig: str | None,
+    context: str | None,
+    in_cluster: bool,
+    namespace: str,
+    name: str,
+    model: str,
+    deployment_status: str,
+) -> chat.ServingSummary:
+    # The summary, not the ServingState: its ClusterError does not survive pickling.
+    client = _get_api_client(kubeconfig, context, in_cluster)
+    state = chat.check_serving(client, namespace, name, model)
+    return chat.summarize_serving(deployment_status, model, state)
+
+
+def summarize_serving(
+    connection: Connection, name: str, model: str, deployment_status: str
+) -> chat.ServingSummary:
+    """Whether the frontend lists the model (never raises); reused for a few seconds."""
+    return _summarize_serving(
+        *connection.client_key, connection.namespace, name, model, deployment_status
+    )
+
+
 def peek_cluster_status(connection: Connection) -> Any | None:
     """The cluster status when the cluster answers, else None (never raises)."""
     try:
@@ -246,3 +273,4 @@ def forget_cluster_reads() -> None:
     _fetch_cluster_status.clear()
     _fetch_deployments.clear()
     _fetch_details.clear()
+    _summarize_serving.clear()

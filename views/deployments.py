@@ -155,10 +155,21 @@ def deployments_table(conn) -> None:
         },
     )
     st.caption(
-        f"Refreshes every {REFRESH_SECONDS} s. Select a row to open its details."
+        f"Refreshes every {REFRESH_SECONDS} s. Select a row to open its details. "
+        "Open a deployment to see whether its model is serving."
     )
+    show_stuck_deletes(items)
     if event.selection.rows:
         open_details(items[event.selection.rows[0]].name)
+
+
+def show_stuck_deletes(items) -> None:
+    for item in items:
+        if item.delete_stuck:
+            st.warning(
+                escape_markdown(f"{item.name}: {item.status_reason}"),
+                icon=":material/hourglass_disabled:",
+            )
 
 
 def render_actions(conn) -> None:
@@ -215,6 +226,43 @@ def render_explanations(details) -> None:
             if explanation.evidence:
                 st.caption("Evidence")
                 st.code("\n".join(explanation.evidence), language="text")
+
+
+def render_problems(details) -> None:
+    """What the details leave out for lack of a permission, with the can-i line."""
+    for problem in details.problems:
+        st.warning(escape_markdown(problem), icon=":material/lock:")
+
+
+def served_model(details) -> str | None:
+    config = details.config
+    return (config.served_model_name or config.model_id) if config else None
+
+
+def render_serving(conn, details) -> None:
+    """Serving only when the frontend lists the model; else why not, or unknown."""
+    model = served_model(details)
+    if model is None:
+        st.info(
+            "Serving state unknown: this deployment does not say which model it "
+            "serves. The Try it tab lists what its frontend serves.",
+            icon=":material/help:",
+        )
+        return
+    summary = connection.summarize_serving(
+        conn, details.deployment.name, model, details.deployment.status
+    )
+    text = escape_markdown(f"{summary.label}. {summary.detail}")
+    if summary.serving:
+        st.success(text, icon="✅")
+    elif summary.causes:
+        st.warning(text, icon="⏳")
+        st.markdown(
+            "Likely causes:\n"
+            + "\n".join(f"- {escape_markdown(cause)}" for cause in summary.causes)
+        )
+    else:
+        st.info(text, icon="❔")
 
 
 def render_access(details, conn) -> None:
@@ -310,6 +358,9 @@ def details_body(conn, name: str) -> None:
         st.metric("Pods", item.pod_health)
     if item.status_reason:
         st.caption(escape_markdown(item.status_reason))
+    if item.status == "Running":
+        render_serving(conn, details)
+    render_problems(details)
     render_explanations(details)
     render_access(details, conn)
     if details.config is not None:

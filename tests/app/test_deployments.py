@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
+from dynamote_core import deployments
 from tests.app.conftest import assert_no_exception
-from ui import state
+from tests.app.test_try_it import deploy, wait_until_serving
+from ui import connection, state
 
 CONFIGURE = "views/configure.py"
 PAGE = "views/deployments.py"
@@ -40,6 +46,24 @@ def rerun_until(at, condition, seconds: float = 10.0):
         time.sleep(0.2)
         at.run()
     return at
+
+
+@pytest.fixture
+def app_sandbox() -> Iterator[object]:
+    """The app's own sandbox; denials and a stopped operator are undone afterwards."""
+    sandbox, _ = connection.start_app_sandbox()
+    yield sandbox
+    sandbox.allow_all()
+    sandbox.operator.set_available(True)
+
+
+def texts(elements) -> str:
+    """The elements' text as a reader sees it (markdown escapes removed)."""
+    return " ".join(str(e.value) for e in elements).replace("\\", "")
+
+
+def has_pods_table(at) -> bool:
+    return any("Pod" in frame.value.columns for frame in at.dataframe)
 
 
 def table_names(at) -> list[str]:
@@ -137,3 +161,90 @@ def test_cancel_keeps_the_deployment(open_page, deployed, custom_objects) -> Non
         GROUP, VERSION, NAMESPACE, PLURAL, deployed
     )
     assert found["metadata"]["name"] == deployed
+
+
+def test_denied_events_name_the_permission_and_keep_the_details(
+    open_page, deployed, app_sandbox
+) -> None:
+    app_sandbox.deny("list", "events", NAMESPACE)
+
+    at = rerun_until(open_page(PAGE, name=deployed), has_pods_table)
+
+    assert_no_exception(at)
+    assert f"kubectl auth can-i list events -n {NAMESPACE}" in texts(at.warning)
+    assert "Events are hidden" in texts(at.warning)
+
+
+def test_running_without_a_frontend_process_is_not_serving_yet(
+    open_page, deployed
+) -> None:
+    at = open_page(PAGE, name=deployed)
+
+    def shows_serving_state(at) -> bool:
+        return "not serving yet" in texts(at.warning)
+
+    rerun_until(at, shows_serving_state)
+    assert_no_exception(at)
+    assert "Likely causes" in texts(at.markdown)
+    assert "Serving." not in texts(at.success)
+
+
+def test_list_says_where_serving_is_shown(open_page, deployed) -> None:
+    at = open_page(PAGE)
+
+    assert "Open a deployment to see whether its model is serving." in texts(at.caption)
+
+
+def test_stuck_delete_asks_whether_the_operator_runs(
+    open_page, deployed, app_sandbox, custom_objects, monkeypatch
+) -> None:
+    def has_finalizer() -> bool:
+        dgd = custom_objects.get_namespaced_custom_object(
+            GROUP, VERSION, NAMESPACE, PLURAL, deployed
+        )
+        return deployments.FINALIZER in (dgd["metadata"].get("finalizers") or [])
+
+    rerun_until(open_page(PAGE), lambda at: has_finalizer())
+    app_sandbox.operator.set_available(False)
+    custom_objects.delete_namespaced_custom_object(
+        GROUP, VERSION, NAMESPACE, PLURAL, deployed
+    )
+    later = deployments._now() + timedelta(minutes=2)
+    monkeypatch.setattr(deployments, "_now", lambda: later)
+    connection.forget_cluster_reads()
+
+    at = open_page(PAGE)
+
+    assert_no_exception(at)
+    warning = texts(at.warning)
+    assert deployed in warning
+    assert "remove its finalizer; is the operator running?" in warning
+
+
+@pytest.fixture
+def dynamo_app(
+    dynamo_kubeconfig: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """The app on a kubeconfig whose cluster the real Dynamo runtime serves."""
+    monkeypatch.setenv("DYNAMOTE_SANDBOX", "off")
+    monkeypatch.setenv("KUBECONFIG", str(dynamo_kubeconfig))
+    connection.get_app_settings.clear()
+    connection.forget_cluster_reads()
+    yield
+    connection.get_app_settings.clear()
+    connection.forget_cluster_reads()
+
+
+@pytest.mark.dynamo
+def test_served_model_shows_serving(
+    open_page, dynamo_app, dynamo_api_client: ApiClient
+) -> None:
+    name = deploy(dynamo_api_client, "served")
+    wait_until_serving(dynamo_api_client, name)
+
+    at = rerun_until(
+        open_page(PAGE, name=name), lambda at: "Serving" in texts(at.success)
+    )
+
+    assert_no_exception(at)
+    assert "Serving. Qwen/Qwen3-0.6B is listed." in texts(at.success)
