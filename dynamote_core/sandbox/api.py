@@ -327,7 +327,9 @@ class KubeApi:
             ) and match_fields(fields, obj)
 
         try:
-            return self.store.list(target.resource, target.namespace, where=is_selected)
+            return self.store.list(
+                target.resource, target.namespace, where=is_selected, copied=False
+            )
         except ValueError as error:
             raise ApiError(400, "BadRequest", str(error)) from error
 

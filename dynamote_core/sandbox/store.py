@@ -74,11 +74,15 @@ class Store:
         resource: str,
         namespace: str | None = None,
         where: Callable[[Obj], bool] | None = None,
+        *,
+        copied: bool = True,
     ) -> builtins.list[Obj]:
         """Copies of a resource's objects, in one namespace or all, sorted by name.
 
         `where` filters before anything is copied: with thousands of pods, copying
-        only the matches is what keeps a selector-based list cheap.
+        only the matches is what keeps a selector-based list cheap. `copied=False`
+        returns the stored objects themselves, for readers that only serialize them
+        (stored objects are never changed in place).
         """
         with self._lock:
             items = [
@@ -93,7 +97,7 @@ class Store:
                     o["metadata"]["name"],
                 )
             )
-            return copy.deepcopy(items)
+            return copy.deepcopy(items) if copied else items
 
     def scan(self, resource: str) -> builtins.list[Obj]:
         """The stored objects themselves, uncopied: for readers that never mutate.
