@@ -26,7 +26,7 @@ RUN groupadd --gid 10001 dynamote \
 COPY .streamlit/ .streamlit/
 COPY dynamote_core/ dynamote_core/
 COPY ui/ ui/
-COPY pages/ pages/
+COPY views/ views/
 COPY app.py catalog.json ./
 
 USER 10001:10001
