@@ -8,6 +8,8 @@ launches the system chromium through `executable_path`.
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -21,6 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+PAGES = ROOT / "artifacts" / "pages"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -31,6 +34,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# The first run of a page imports the app's modules: 10 s on a busy 2-core machine.
+EXPECT_TIMEOUT_MS = 20_000
 
 
 def _free_port() -> int:
@@ -53,9 +58,9 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], seconds: float) ->
     raise RuntimeError(f"streamlit did not become healthy at {url}")
 
 
-def start_app(tmp_path: Path, extra_env: dict[str, str] | None = None) -> tuple[
-    str, subprocess.Popen[bytes]
-]:
+def start_app(
+    tmp_path: Path, extra_env: dict[str, str] | None = None
+) -> tuple[str, subprocess.Popen[bytes]]:
     """Start `streamlit run app.py` on a free port; returns its URL and process."""
     port = _free_port()
     env = {
@@ -67,28 +72,52 @@ def start_app(tmp_path: Path, extra_env: dict[str, str] | None = None) -> tuple[
         **(extra_env or {}),
     }
     env.pop("KUBECONFIG", None)
-    log = (tmp_path / "streamlit.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-            "--server.port", str(port),
-            "--server.headless", "true",
-            "--browser.gatherUsageStats", "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    # The child keeps its own copy of the log descriptor; ours closes at once.
+    with (tmp_path / "streamlit.log").open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(ROOT / "app.py"),
+                "--server.port",
+                str(port),
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     _wait_healthy(url, process, 60)
     return url, process
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp_path = tmp_path_factory.mktemp("app")
-    url, process = start_app(tmp_path)
+def planted_token() -> str:
+    """The HF token the app's sandbox stores; no file or page may ever hold it."""
+    return "hf_PLANTED" + secrets.token_hex(16)
+
+
+@pytest.fixture(scope="session")
+def app_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The app's HOME; its TMPDIR (sandbox kubeconfig, Dynamo graphs) lives inside."""
+    home = tmp_path_factory.mktemp("app")
+    (home / "tmp").mkdir()
+    return home
+
+
+@pytest.fixture(scope="session")
+def app_url(app_home: Path, planted_token: str) -> Iterator[str]:
+    url, process = start_app(
+        app_home,
+        {"DYNAMOTE_SANDBOX_HF_TOKEN": planted_token, "TMPDIR": str(app_home / "tmp")},
+    )
     yield url
     process.terminate()
     try:
@@ -102,7 +131,9 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed: scripts/setup --dev adds it")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
@@ -113,19 +144,92 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser: object) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+def page(browser: object, app_url: str) -> Iterator[object]:
+    """A fresh browser context (own localStorage); relative URLs hit the app."""
+    context = browser.new_context(  # type: ignore[attr-defined]
+        viewport={"width": 1280, "height": 900}, base_url=app_url
+    )
     page = context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(EXPECT_TIMEOUT_MS)
     yield page
     context.close()
 
 
+@pytest.fixture(scope="session")
+def pages_dir() -> Path:
+    """artifacts/pages, emptied once per session so it holds this run's pages only."""
+    shutil.rmtree(PAGES, ignore_errors=True)
+    PAGES.mkdir(parents=True)
+    return PAGES
+
+
+@pytest.fixture(autouse=True)
+def keep_page_html(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Save the HTML of every tab the test left open, for the secrets check.
+
+    Asking for `page` here (not as a parameter) sets it up inside this fixture,
+    so this teardown runs while the browser context is still open.
+    """
+    if "page" not in request.fixturenames:
+        yield
+        return
+    page = request.getfixturevalue("page")
+    pages = request.getfixturevalue("pages_dir")
+    yield
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "-", request.node.name)
+    for index, tab in enumerate(page.context.pages):
+        suffix = f"-{index}" if index else ""
+        (pages / f"{stem}{suffix}.html").write_text(tab.content(), encoding="utf-8")
+
+
+def find_sandbox_kubeconfig(app_home: Path) -> Path | None:
+    """The kubeconfig of the app's sandbox, once a page has started it."""
+    found = sorted((app_home / "tmp").glob("dynamote-sandbox-*/kubeconfig"))
+    return found[0] if found else None
+
+
+def wait_for_idle(page: object) -> None:
+    """Wait until the app's script (or a fragment) has finished its current run."""
+    page.locator(  # type: ignore[attr-defined]
+        '[data-testid="stApp"][data-test-script-state="notRunning"]'
+    ).wait_for()
+
+
+CONTENT_HEIGHT_JS = """() => Math.max(900, ...[...document.querySelectorAll(
+    '[data-testid="stMain"]')].map(e => e.scrollHeight))"""
+
+
+def settled_content_height(page: object) -> int:
+    """The page content's height once the layout stops moving after a resize.
+
+    The sidebar collapses with a transition, so the first measurement after a
+    width change can be twice the final height.
+    """
+    previous = -1
+    for _ in range(20):
+        height = int(page.evaluate(CONTENT_HEIGHT_JS))  # type: ignore[attr-defined]
+        if height == previous:
+            return height
+        previous = height
+        page.wait_for_timeout(350)  # type: ignore[attr-defined]
+    return previous
+
+
 def screenshot(page: object, name: str, width: int) -> Path:
-    """Save a full-page screenshot at the given width under artifacts/screenshots."""
+    """Save a whole-page screenshot at the given width under artifacts/screenshots.
+
+    Streamlit scrolls inside its main container, not the document, so Playwright's
+    full_page sees only one screen: the viewport grows to the content's height
+    for the shot, then returns to 900 px.
+    """
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": width, "height": 900})  # type: ignore[attr-defined]
-    page.wait_for_timeout(600)  # type: ignore[attr-defined]
+    wait_for_idle(page)
+    height = min(settled_content_height(page), 6000)
+    page.set_viewport_size({"width": width, "height": height})  # type: ignore[attr-defined]
+    # Canvas-drawn tables repaint after the resize.
+    page.wait_for_timeout(300)  # type: ignore[attr-defined]
     path = SCREENSHOTS / f"{name}-{width}.png"
-    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    page.screenshot(path=str(path))  # type: ignore[attr-defined]
+    page.set_viewport_size({"width": width, "height": 900})  # type: ignore[attr-defined]
     return path
