@@ -10,6 +10,7 @@ many sessions watching the same namespace cost about the API calls of one.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +76,11 @@ def start_sandbox(speed: float, dynamo: bool = False) -> tuple[Any, str]:
     """Start the process's one sandbox; returns it and its kubeconfig path."""
     from dynamote_core.sandbox import Sandbox
 
-    sandbox = Sandbox(port=0, speed=speed, dynamo_runtime=dynamo).start()
+    # A test-and-demo knob: the secrets check plants a token it can search for.
+    hf_token = os.environ.get("DYNAMOTE_SANDBOX_HF_TOKEN") or None
+    sandbox = Sandbox(
+        port=0, speed=speed, hf_token=hf_token, dynamo_runtime=dynamo
+    ).start()
     directory = Path(tempfile.mkdtemp(prefix="dynamote-sandbox-"))
     kubeconfig = sandbox.write_kubeconfig(directory / "kubeconfig")
     log.info("Sandbox cluster started at %s (kubeconfig %s)", sandbox.url, kubeconfig)

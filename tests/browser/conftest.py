@@ -156,11 +156,9 @@ def page(browser: object, app_url: str) -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def pages_dir() -> Path:
-    """artifacts/pages, emptied once per session so it holds this run's pages only."""
-    shutil.rmtree(PAGES, ignore_errors=True)
-    PAGES.mkdir(parents=True)
-    return PAGES
+def saved_pages() -> list[Path]:
+    """The HTML files `keep_page_html` wrote in this session (artifacts/ is shared)."""
+    return []
 
 
 @pytest.fixture(autouse=True)
@@ -174,12 +172,15 @@ def keep_page_html(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     page = request.getfixturevalue("page")
-    pages = request.getfixturevalue("pages_dir")
+    saved = request.getfixturevalue("saved_pages")
     yield
+    PAGES.mkdir(parents=True, exist_ok=True)
     stem = re.sub(r"[^A-Za-z0-9_.-]", "-", request.node.name)
     for index, tab in enumerate(page.context.pages):
         suffix = f"-{index}" if index else ""
-        (pages / f"{stem}{suffix}.html").write_text(tab.content(), encoding="utf-8")
+        path = PAGES / f"{stem}{suffix}.html"
+        path.write_text(tab.content(), encoding="utf-8")
+        saved.append(path)
 
 
 def find_sandbox_kubeconfig(app_home: Path) -> Path | None:
