@@ -75,7 +75,16 @@ def assert_rendered_as_text(at: AppTest, must_show: str) -> None:
 
 
 @pytest.fixture
-def hostile_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def hostile_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    from ui import models as cached_models
+
+    # The app caches the catalog per process; earlier app tests loaded the default.
+    cached_models.get_catalog.clear()
+    yield _write_hostile_catalog(tmp_path, monkeypatch)
+    cached_models.get_catalog.clear()
+
+
+def _write_hostile_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     models = json.loads(DEFAULT_CATALOG_PATH.read_text())
     hostile = dict(models[0])
     hostile |= {
