@@ -147,9 +147,9 @@ def bench_status_table(count: int, rounds: int) -> list[Row]:
 
 def _time_derive_only(client: Any, rounds: int) -> list[float]:
     """Time the client-side work alone: grouping pods and summarizing each DGD."""
-    from dynamote_core import deployments
+    from dynamote_core import cluster, deployments
 
-    dgds = deployments._list_graph_deployments(client, "dynamo-system", "v1beta1")
+    dgds = cluster.list_graph_deployments(client, "dynamo-system", "v1beta1")
     pods = deployments._list_dgd_pods(client, "dynamo-system", None)
     samples = []
     for _ in range(rounds):

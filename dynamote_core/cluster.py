@@ -5,7 +5,8 @@
 one missing permission does not hide the rest. It never reads a Secret's data:
 the HF secret is checked by name with a metadata-only request.
 
-Called by the app's cluster page and by `deployments.run_preflight()`.
+Called by the app's cluster page, by `preflight.run_preflight()` and by
+`deployments` (which lists DGDs through `list_graph_deployments()`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
-from kubernetes.client import ApiClient, CoreV1Api, VersionApi
+from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi, VersionApi
 from pydantic import BaseModel, Field
 
 from dynamote_core import kube
@@ -37,6 +38,8 @@ __all__ = [
     "get_cluster_status",
     "list_contexts",
     "list_gpu_pools",
+    "list_graph_deployments",
+    "object_name",
 ]
 
 T = TypeVar("T")
@@ -385,3 +388,30 @@ def _explain_status(status: ClusterStatus) -> None:
             f"kubectl create secret generic {status.hf_secret_name} "
             f"--from-literal=HF_TOKEN=<your token> -n {status.namespace}"
         )
+
+
+def list_graph_deployments(
+    api_client: ApiClient, namespace: str, api_version: str
+) -> list[dict[str, Any]]:
+    """The DGDs of a namespace as dicts, sorted by name.
+
+    Raises:
+        ClusterError: the list failed; the subclass says why.
+    """
+    listing = kube.call_json(
+        CustomObjectsApi(api_client).list_namespaced_custom_object,
+        DYNAMO_GROUP,
+        api_version,
+        namespace,
+        DGD_PLURAL,
+        verb="list",
+        resource=DGD_PLURAL,
+        namespace=namespace,
+    )
+    items = listing.get("items") or []
+    return sorted(items, key=object_name)
+
+
+def object_name(obj: dict[str, Any]) -> str:
+    """The `metadata.name` of a Kubernetes object dict, "" when it has none."""
+    return str((obj.get("metadata") or {}).get("name") or "")

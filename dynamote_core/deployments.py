@@ -1,4 +1,4 @@
-"""DynamoGraphDeployments on a cluster: pre-flight, deploy, list, details, delete.
+"""DynamoGraphDeployments on a cluster: deploy, list, details, delete.
 
 Reads and writes DGDs and their pods through `kube.call()` only, so every
 request has the timeout, the retry policy and the error translation. A list of
@@ -8,7 +8,8 @@ assumed from what was asked.
 
 It never builds a manifest (that is `manifest`), never reads a Secret's data,
 and never retries a create. Called by the app's deploy, deployments and details
-pages.
+pages. The pre-flight checks live in `preflight`; `run_preflight` and
+`PreflightCheck` are re-exported here for the callers that import them from here.
 """
 
 from __future__ import annotations
@@ -22,12 +23,10 @@ from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi
 from pydantic import BaseModel, Field
 
 from dynamote_core import kube
-from dynamote_core.catalog import Model
 from dynamote_core.cluster import (
-    ClusterStatus,
-    GpuPool,
-    get_cluster_status,
     is_operator_alive,
+    list_graph_deployments,
+    object_name,
 )
 from dynamote_core.config import DeploymentConfig
 from dynamote_core.errors import (
@@ -45,7 +44,7 @@ from dynamote_core.explain import (
     explain_failures,
     parse_timestamp,
 )
-from dynamote_core.memory import estimate_memory
+from dynamote_core.preflight import PreflightCheck, run_preflight
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +58,6 @@ __all__ = [
     "KubeEvent",
     "PodStatus",
     "PreflightCheck",
-    "check_gpus",
-    "check_hf_secret",
-    "check_name",
     "compute_status",
     "create_deployment",
     "delete_deployment",
@@ -92,7 +88,6 @@ FRONTEND_PORT = 8000
 CREATE_CHECK_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0)
 
 DeploymentState = Literal["Pending", "Deploying", "Running", "Failed", "Terminating"]
-Verdict = Literal["pass", "warn", "fail"]
 
 
 class ComponentStatus(BaseModel):
@@ -152,15 +147,6 @@ class DeploymentDetails(BaseModel):
     problems: list[str] = Field(default_factory=list)
 
 
-class PreflightCheck(BaseModel):
-    """One check before a deploy: verdict, what was found, what to do."""
-
-    name: str
-    verdict: Verdict
-    message: str
-    fix: str = ""
-
-
 class DeployResult(BaseModel):
     """The created DGD; `recovered` when a timed-out create was found to have landed."""
 
@@ -183,11 +169,12 @@ def list_deployments(
     One list of DGDs and one list of pods by the DGD-name label; pods are matched
     to their DGD here, never fetched per deployment.
     """
-    dgds = _list_graph_deployments(api_client, namespace, api_version)
+    dgds = list_graph_deployments(api_client, namespace, api_version)
     pods_by_dgd = _group_pods(_list_dgd_pods(api_client, namespace, None))
     now = _now()
     return [
-        summarize_deployment(dgd, pods_by_dgd.get(_name(dgd), []), now) for dgd in dgds
+        summarize_deployment(dgd, pods_by_dgd.get(object_name(dgd), []), now)
+        for dgd in dgds
     ]
 
 
@@ -294,23 +281,6 @@ def read_graph_deployment(
         resource=PLURAL,
         namespace=namespace,
     )
-
-
-def _list_graph_deployments(
-    api_client: ApiClient, namespace: str, api_version: str
-) -> list[dict[str, Any]]:
-    listing = kube.call_json(
-        CustomObjectsApi(api_client).list_namespaced_custom_object,
-        GROUP,
-        api_version,
-        namespace,
-        PLURAL,
-        verb="list",
-        resource=PLURAL,
-        namespace=namespace,
-    )
-    items = listing.get("items") or []
-    return sorted(items, key=_name)
 
 
 def _list_dgd_pods(
@@ -429,7 +399,7 @@ def frontend_service_name(dgd: dict[str, Any]) -> str | None:
     """`<dgd>-<frontend component, lower-cased>`, as the operator names it."""
     for component in list_components(dgd):
         if component.type == "frontend":
-            raw = f"{_name(dgd)}-{component.name.lower()}"
+            raw = f"{object_name(dgd)}-{component.name.lower()}"
             return raw.replace(".", "-")
     return None
 
@@ -462,7 +432,7 @@ def summarize_deployment(
     created = parse_timestamp(metadata.get("creationTimestamp"))
     desired = sum(c.desired for c in components)
     return Deployment(
-        name=_name(dgd),
+        name=object_name(dgd),
         namespace=_namespace(dgd),
         model=annotations.get("dynamote.io/model"),
         engine=annotations.get("dynamote.io/engine")
@@ -708,305 +678,10 @@ def read_config_annotation(dgd: dict[str, Any]) -> DeploymentConfig | None:
         logger.warning(
             "annotation %s of %s is not a valid config: %s",
             CONFIG_ANNOTATION,
-            _name(dgd),
+            object_name(dgd),
             exc,
         )
         return None
-
-
-# ---------------------------------------------------------------- pre-flight
-
-
-def run_preflight(
-    api_client: ApiClient, config: DeploymentConfig, model: Model, api_version: str
-) -> list[PreflightCheck]:
-    """Check a deployment against the cluster before any write.
-
-    Covers the namespace, the Dynamo CRD and served API version, the operator,
-    the name (taken, or a prefix of another graph's name), the HF secret and
-    free GPUs. Read-only.
-
-    Raises:
-        ClusterUnreachable: the API server cannot be reached.
-    """
-    status = get_cluster_status(
-        api_client, config.namespace, config.hf_secret_name, api_version
-    )
-    checks = [
-        check_namespace(status),
-        check_crd(status, api_version),
-        check_operator(status),
-    ]
-    if status.namespace_exists and status.crd_installed and status.served_versions:
-        names = _list_names_or_check(api_client, config, api_version, checks)
-        if names is not None:
-            checks += check_name(config, names)
-    checks.append(check_hf_secret(status, config, model))
-    checks.append(check_gpus(status, config, model))
-    return checks
-
-
-def _list_names_or_check(
-    api_client: ApiClient,
-    config: DeploymentConfig,
-    api_version: str,
-    checks: list[PreflightCheck],
-) -> list[str] | None:
-    try:
-        dgds = _list_graph_deployments(api_client, config.namespace, api_version)
-    except ClusterUnreachable:
-        raise
-    except ClusterError as exc:
-        checks.append(
-            PreflightCheck(
-                name="name",
-                verdict="warn",
-                message=f"Cannot list the deployments of {config.namespace}: {exc}",
-                fix="Grant list on dynamographdeployments to check names.",
-            )
-        )
-        return None
-    return [_name(dgd) for dgd in dgds]
-
-
-def check_namespace(status: ClusterStatus) -> PreflightCheck:
-    """The target namespace exists."""
-    ns = status.namespace
-    if status.namespace_exists:
-        return PreflightCheck(
-            name="namespace", verdict="pass", message=f"Namespace {ns} exists."
-        )
-    if status.namespace_exists is None:
-        return PreflightCheck(
-            name="namespace",
-            verdict="warn",
-            message=f"Cannot tell whether namespace {ns} exists.",
-            fix=f"Check with: kubectl get namespace {ns}",
-        )
-    return PreflightCheck(
-        name="namespace",
-        verdict="fail",
-        message=f"Namespace {ns} does not exist.",
-        fix=f"kubectl create namespace {ns}",
-    )
-
-
-def check_crd(status: ClusterStatus, api_version: str) -> PreflightCheck:
-    """The DGD CRD is installed and serves the chosen API version."""
-    if status.crd_installed is None:
-        return PreflightCheck(
-            name="crd",
-            verdict="warn",
-            message="Cannot tell whether the Dynamo CRDs are installed.",
-        )
-    if not status.crd_installed:
-        return PreflightCheck(
-            name="crd",
-            verdict="fail",
-            message="The DynamoGraphDeployment CRD is not installed.",
-            fix="Install the Dynamo platform chart; its operator applies the CRDs.",
-        )
-    if api_version not in status.served_versions:
-        served = ", ".join(status.served_versions)
-        return PreflightCheck(
-            name="crd",
-            verdict="fail",
-            message=f"The cluster does not serve nvidia.com/{api_version} "
-            f"(it serves {served}).",
-            fix=f"Choose API version {status.served_versions[0]} in the settings, "
-            "or upgrade the Dynamo operator.",
-        )
-    return PreflightCheck(
-        name="crd", verdict="pass", message=f"nvidia.com/{api_version} is served."
-    )
-
-
-def check_operator(status: ClusterStatus) -> PreflightCheck:
-    """A dynamo-operator pod is Running."""
-    if status.operator_alive:
-        return PreflightCheck(
-            name="operator", verdict="pass", message="The Dynamo operator is running."
-        )
-    if status.operator_alive is None:
-        return PreflightCheck(
-            name="operator",
-            verdict="warn",
-            message="Cannot tell whether the Dynamo operator is running.",
-            fix="Check with: kubectl get pods -A -l "
-            "app.kubernetes.io/name=dynamo-operator",
-        )
-    return PreflightCheck(
-        name="operator",
-        verdict="fail",
-        message="No Dynamo operator pod is running; nothing would create the pods.",
-        fix="Install the Dynamo platform, or check: kubectl get pods -A -l "
-        "app.kubernetes.io/name=dynamo-operator",
-    )
-
-
-def check_name(config: DeploymentConfig, existing: list[str]) -> list[PreflightCheck]:
-    """The name is free and neither a prefix of another graph's name nor the reverse.
-
-    Dynamo frontends find workers by name prefix, so `foo` and `foo-bar` in
-    one namespace would route requests to each other's workers.
-    """
-    name, ns = config.name, config.namespace
-    if name in existing:
-        taken = PreflightCheck(
-            name="name",
-            verdict="fail",
-            message=f"A deployment named {name} already exists in {ns}.",
-            fix="Choose another name, or delete the existing deployment first.",
-        )
-    else:
-        taken = PreflightCheck(
-            name="name", verdict="pass", message=f"The name {name} is free."
-        )
-    clashes = [
-        o for o in existing if o != name and (o.startswith(name) or name.startswith(o))
-    ]
-    if not clashes:
-        prefix = PreflightCheck(
-            name="name_prefix",
-            verdict="pass",
-            message="No other deployment name overlaps.",
-        )
-    else:
-        prefix = PreflightCheck(
-            name="name_prefix",
-            verdict="fail",
-            message=f"{name} and {', '.join(clashes)} in {ns} are prefixes of one "
-            "another; Dynamo frontends find workers by name prefix, so their "
-            "requests would cross.",
-            fix="Choose a name that neither starts another deployment's name nor "
-            "starts with one.",
-        )
-    return [taken, prefix]
-
-
-def check_hf_secret(
-    status: ClusterStatus, config: DeploymentConfig, model: Model
-) -> PreflightCheck:
-    """The HF token secret exists; only gated models cannot do without it."""
-    secret, ns = config.hf_secret_name, config.namespace
-    create = (
-        f"kubectl create secret generic {secret} "
-        f"--from-literal=HF_TOKEN=<your token> -n {ns}"
-    )
-    if not secret:
-        verdict: Verdict = "fail" if model.gated else "pass"
-        return PreflightCheck(
-            name="hf_secret",
-            verdict=verdict,
-            message=f"No HF token secret is set; {model.id} "
-            f"{'is gated and needs one' if model.gated else 'is public'}.",
-            fix="Set the secret name in the settings." if model.gated else "",
-        )
-    if status.hf_secret_exists:
-        return PreflightCheck(
-            name="hf_secret", verdict="pass", message=f"Secret {secret} exists."
-        )
-    if status.hf_secret_exists is None:
-        return PreflightCheck(
-            name="hf_secret",
-            verdict="warn",
-            message=f"Cannot tell whether secret {secret} exists in {ns}.",
-            fix=f"Check with: kubectl auth can-i get secrets -n {ns}",
-        )
-    return PreflightCheck(
-        name="hf_secret",
-        verdict="fail" if model.gated else "warn",
-        message=f"Secret {secret} does not exist in {ns}"
-        + (
-            f"; {model.id} is gated and cannot be downloaded without it."
-            if model.gated
-            else "; the public model downloads without it, but may be rate-limited."
-        ),
-        fix=create,
-    )
-
-
-def check_gpus(
-    status: ClusterStatus, config: DeploymentConfig, model: Model
-) -> PreflightCheck:
-    """Enough free GPUs with enough memory, each worker's GPUs on one node."""
-    workers = count_workers(config)
-    per_worker = config.gpus_per_worker
-    need_gib = estimate_gpu_need_gib(config, model)
-    if not status.gpus_known:
-        return PreflightCheck(
-            name="gpus",
-            verdict="warn",
-            message="Cannot read the cluster's GPUs.",
-            fix="Check with: kubectl auth can-i list nodes",
-        )
-    pools = [
-        p for p in status.gpus if need_gib is None or (p.memory_gib or 0) >= need_gib
-    ]
-    if any(p.free_by_node is None for p in pools):
-        return PreflightCheck(
-            name="gpus",
-            verdict="warn",
-            message="Cannot count free GPUs (pods in all namespaces cannot be listed).",
-            fix="Check with: kubectl auth can-i list pods -A",
-        )
-    placed = place_workers(
-        [dict(p.free_by_node or {}) for p in pools], workers, per_worker
-    )
-    memory = f" with at least {need_gib:.0f} GiB each" if need_gib else ""
-    wanted = f"{workers} worker(s) × {per_worker} GPU(s){memory}"
-    if placed == workers:
-        return PreflightCheck(
-            name="gpus", verdict="pass", message=f"Free GPUs fit {wanted}."
-        )
-    return PreflightCheck(
-        name="gpus",
-        verdict="fail",
-        message=f"Only {placed} of {wanted} fit on free GPUs "
-        f"({_describe_pools(status.gpus)}).",
-        fix="Lower replicas or GPUs per worker, pick a smaller model or context "
-        "length, or free GPUs by deleting other deployments.",
-    )
-
-
-def count_workers(config: DeploymentConfig) -> int:
-    """Worker pods the graph asks for (the frontend needs no GPU)."""
-    if config.mode == "disaggregated":
-        return config.prefill_replicas + config.decode_replicas
-    return config.replicas
-
-
-def estimate_gpu_need_gib(config: DeploymentConfig, model: Model) -> float:
-    """GiB one worker needs on each of its GPUs."""
-    estimate = estimate_memory(model, config.context_length, config.gpus_per_worker)
-    return estimate.per_gpu_gib
-
-
-def place_workers(
-    nodes_free: list[dict[str, int]], workers: int, per_worker: int
-) -> int:
-    """How many workers fit, each needing `per_worker` GPUs on a single node."""
-    free = sorted((n for pool in nodes_free for n in pool.values()), reverse=True)
-    placed = 0
-    for _ in range(workers):
-        for i, available in enumerate(free):
-            if available >= per_worker:
-                free[i] -= per_worker
-                placed += 1
-                break
-        else:
-            break
-    return placed
-
-
-def _describe_pools(pools: list[GpuPool]) -> str:
-    if not pools:
-        return "the cluster has no GPUs"
-    return "; ".join(
-        f"{p.product} {p.memory_gib or '?'} GiB: {'?' if p.free is None else p.free}"
-        f" of {p.total} free"
-        for p in pools
-    )
 
 
 # ---------------------------------------------------------------- write
@@ -1050,7 +725,7 @@ def dry_run_deployment(
             dry_run="All",
         )
     except AlreadyExists as exc:
-        raise _already_exists(_name(manifest), namespace) from exc
+        raise _already_exists(object_name(manifest), namespace) from exc
 
 
 def create_deployment(
@@ -1062,7 +737,7 @@ def create_deployment(
     is read back by name (a few times, as the create may still be in flight) and
     accepted only when it carries this manifest's config.
     """
-    namespace, name = _namespace(manifest), _name(manifest)
+    namespace, name = _namespace(manifest), object_name(manifest)
     try:
         created = kube.call_json(
             CustomObjectsApi(api_client).create_namespaced_custom_object,
@@ -1093,7 +768,7 @@ def _recover_create(
     failure: ClusterUnreachable,
 ) -> DeployResult:
     """After a create with no answer: find out whether it landed, do not repeat it."""
-    name, namespace = _name(manifest), _namespace(manifest)
+    name, namespace = object_name(manifest), _namespace(manifest)
     logger.warning("create of %s in %s got no answer; reading it back", name, namespace)
     existing = _find_after_lost_create(api_client, namespace, name, api_version)
     if existing is None:
@@ -1190,10 +865,6 @@ def delete_deployment(
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _name(obj: dict[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("name") or "")
 
 
 def _namespace(obj: dict[str, Any]) -> str:
