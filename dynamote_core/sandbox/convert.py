@@ -28,11 +28,8 @@ def to_alpha(obj: Obj) -> Obj:
             component.get("name", ""): _component_to_alpha(component)
             for component in spec.pop("components") or []
         }
-    if "env" in spec:
-        spec["envs"] = spec.pop("env")
-    status = alpha.get("status") or {}
-    if "components" in status:
-        status["services"] = status.pop("components")
+    _rename_key(spec, "env", "envs")
+    _rename_key(alpha.get("status") or {}, "components", "services")
     return alpha
 
 
@@ -46,12 +43,14 @@ def to_beta(obj: Obj) -> Obj:
         spec["components"] = [
             _component_to_beta(name, service) for name, service in services.items()
         ]
-    if "envs" in spec:
-        spec["env"] = spec.pop("envs")
-    status = beta.get("status") or {}
-    if "services" in status:
-        status["components"] = status.pop("services")
+    _rename_key(spec, "envs", "env")
+    _rename_key(beta.get("status") or {}, "services", "components")
     return beta
+
+
+def _rename_key(mapping: Obj, old: str, new: str) -> None:
+    if old in mapping:
+        mapping[new] = mapping.pop(old)
 
 
 def _component_to_alpha(component: Obj) -> Obj:
