@@ -1,7 +1,9 @@
 """Sandbox fixtures every test suite may use (registered in tests/conftest.py).
 
 `sandbox` is a fresh in-process cluster per test (operator ticking every 10 ms),
-`sandbox_kubeconfig` its kubeconfig file, `kube_api_client` an official client for it.
+`sandbox_kubeconfig` its kubeconfig file, `kube_api_client` an official client for it,
+`api` the client a Dynamote session holds for it (`kube.new_api_client`: no urllib3
+retries, ours only), and `sleeps` records `kube`'s retry waits instead of sleeping them.
 `dynamo_sandbox`, `dynamo_kubeconfig` and `dynamo_api_client` are the same with the real
 Dynamo runtime serving its DGDs (tests using them carry the `dynamo` marker).
 """
@@ -17,6 +19,7 @@ import pytest
 from kubernetes import config
 from kubernetes.client import ApiClient
 
+from dynamote_core import kube
 from dynamote_core.sandbox import CONTEXT, Sandbox
 
 T = TypeVar("T")
@@ -54,6 +57,22 @@ def kube_api_client(sandbox_kubeconfig: Path) -> Iterator[ApiClient]:
     )
     yield client
     client.close()
+
+
+@pytest.fixture
+def api(sandbox_kubeconfig: Path) -> Iterator[ApiClient]:
+    """The client a session holds: no urllib3 retries, ours only."""
+    client = kube.new_api_client(str(sandbox_kubeconfig))
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record `kube`'s retry waits instead of sleeping them."""
+    recorded: list[float] = []
+    monkeypatch.setattr(kube.time, "sleep", recorded.append)
+    return recorded
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,6 @@ from tests.fixtures_sandbox import wait_until
 
 NAMESPACE = "dynamo-system"
 SECRET = "hf-token-secret"
-
-
-@pytest.fixture
-def api(sandbox_kubeconfig: Path) -> Iterator[ApiClient]:
-    client = kube.new_api_client(str(sandbox_kubeconfig))
-    yield client
-    client.close()
 
 
 def new_client(sandbox: Sandbox, tmp_path: Path) -> ApiClient:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,22 +36,6 @@ from dynamote_core.sandbox import CONTEXT, Sandbox
 
 NAMESPACE = "dynamo-system"
 DGD_ARGS = ("nvidia.com", "v1beta1", NAMESPACE, "dynamographdeployments")
-
-
-@pytest.fixture
-def api(sandbox_kubeconfig: Path) -> Iterator[ApiClient]:
-    """A client from `new_api_client`, so urllib3 adds no retries of its own."""
-    client = kube.new_api_client(str(sandbox_kubeconfig))
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Record the retry waits instead of sleeping them."""
-    recorded: list[float] = []
-    monkeypatch.setattr(kube.time, "sleep", recorded.append)
-    return recorded
 
 
 def list_pods(api: ApiClient, **options: Any) -> Any:

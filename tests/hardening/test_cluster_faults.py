@@ -9,7 +9,7 @@ the same client a session keeps (`kube.new_api_client`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,21 +45,6 @@ from tests.fixtures_sandbox import wait_until
 NAMESPACE = "dynamo-system"
 SECRET = "hf-token-secret"
 DGD_PATH = f"/apis/nvidia.com/v1beta1/namespaces/{NAMESPACE}/dynamographdeployments"
-
-
-@pytest.fixture
-def api(sandbox_kubeconfig: Path) -> Iterator[ApiClient]:
-    """The client a session holds: no urllib3 retries, ours only."""
-    client = kube.new_api_client(str(sandbox_kubeconfig))
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    recorded: list[float] = []
-    monkeypatch.setattr(kube.time, "sleep", recorded.append)
-    return recorded
 
 
 @pytest.fixture(autouse=True)
