@@ -45,7 +45,8 @@ PAGES = [
 
 page = st.navigation(PAGES)
 with guard_page():
-    storage.sync_browser_storage()
+    storage.read_browser_storage()
     sidebar.render_connection_panel()
 with guard_page():
     page.run()
+storage.render_browser_storage()

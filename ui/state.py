@@ -6,8 +6,10 @@ Tests find widgets by these keys, so renaming one is an interface change.
 # Settings (effective values for this browser session) and their storage.
 SETTINGS = "settings"
 SETTINGS_LOADED = "settings_loaded_from_browser"
-LOCAL_STORAGE = "local_storage"
-LOCAL_STORAGE_MANAGER = "local_storage_manager_object"
+BROWSER_STORAGE = "browser_storage"
+STORAGE_SESSION = "browser_storage_session"
+STORAGE_PENDING = "browser_storage_pending_write"
+STORAGE_LAST_ID = "browser_storage_last_write_id"
 SETTINGS_NAMESPACE = "settings_namespace"
 SETTINGS_HF_SECRET = "settings_hf_secret"  # noqa: S105 (a widget key)
 SETTINGS_KUBE_CONTEXT = "settings_kube_context"

@@ -1,20 +1,26 @@
 """Per-browser settings: kept in the browser's localStorage, read once per session.
 
-Defaults come from the process settings (environment variables). The stored
-copy is read when the localStorage component has synced with the browser; until
-then, and wherever no browser runs the component (AppTest), the defaults apply
-and saving still updates the session. Validation reuses `load_settings`, so the
-browser settings obey the same rules as the environment variables.
+Defaults come from the process settings (environment variables). The stored copy
+is read when the browser component has reported it; until then, and wherever no
+browser runs the component (AppTest), the defaults apply and saving still updates
+the session. Validation reuses `load_settings`, so the browser settings obey the
+same rules as the environment variables.
+
+The component is our own (Streamlit custom component v2): it reads and writes one
+fixed localStorage item whatever the page's path, so every page sees the same
+settings. It reports the stored value once per session and writes only when
+Python queues a write; each report or acknowledgement is one rerun, never more.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import streamlit as st
-from streamlit_extras.local_storage_manager import local_storage_manager
 
 from dynamote_core.errors import ConfigError, FieldError
 from dynamote_core.settings import AppSettings, load_settings
@@ -22,8 +28,63 @@ from ui import state
 
 log = logging.getLogger(__name__)
 
-STORAGE_ITEM = "dynamote_settings"
+STORAGE_ITEM = "dynamote.settings"
 API_VERSION_CHOICES = ("auto", "v1beta1", "v1alpha1")
+
+# `sent` lives as long as the page: the module is imported once per page load, and
+# a repeated call with the same data must not send (and rerun) twice.
+_STORAGE_JS = """
+const sent = new Set();
+
+function readItem(item) {
+    try {
+        const raw = window.localStorage.getItem(item);
+        return raw === null ? null : JSON.parse(raw);
+    } catch (error) {
+        return null;
+    }
+}
+
+function writeItem(item, value) {
+    try {
+        if (value === null) {
+            window.localStorage.removeItem(item);
+        } else {
+            window.localStorage.setItem(item, JSON.stringify(value));
+        }
+    } catch (error) {
+        console.error("Dynamote could not write its settings:", error);
+    }
+}
+
+function sendOnce(mark, setStateValue, sync) {
+    if (sent.has(mark)) {
+        return;
+    }
+    sent.add(mark);
+    setStateValue("sync", sync);
+}
+
+export default function ({ data, setStateValue }) {
+    const { item, session, write, report } = data;
+    if (write) {
+        const mark = `${session}:write:${write.id}`;
+        if (!sent.has(mark)) {
+            writeItem(item, write.value);
+            sendOnce(mark, setStateValue, { stored: readItem(item), acked: write.id });
+        }
+    } else if (report) {
+        const sync = { stored: readItem(item), acked: 0 };
+        sendOnce(`${session}:report`, setStateValue, sync);
+    }
+}
+"""
+
+_STORAGE_COMPONENT = st.components.v2.component(
+    name="dynamote.browser_storage",
+    html="<div hidden></div>",
+    js=_STORAGE_JS,
+)
 
 
 @dataclass(frozen=True)
@@ -113,19 +174,52 @@ def current_settings() -> BrowserSettings:
     return defaults
 
 
-def sync_browser_storage() -> None:
-    """Render the localStorage component and, once synced, load saved settings.
+def read_browser_storage() -> None:
+    """Take in the component's last report; call first thing on every run.
 
-    Call on every run, before any page reads settings: pending writes reach the
-    browser only when the component renders.
+    Loads the saved settings on the run after the component's first report, and
+    drops the queued write once the component has confirmed it.
     """
-    manager = local_storage_manager(key=state.LOCAL_STORAGE)
-    st.session_state[state.LOCAL_STORAGE_MANAGER] = manager
-    if st.session_state.get(state.SETTINGS_LOADED) or not manager.ready():
+    reported = st.session_state.get(state.BROWSER_STORAGE)
+    sync = reported.get("sync") if isinstance(reported, Mapping) else None
+    if not isinstance(sync, Mapping):
         return
+    pending = st.session_state.get(state.STORAGE_PENDING)
+    if pending is not None and pending["id"] <= (sync.get("acked") or 0):
+        st.session_state.pop(state.STORAGE_PENDING, None)
+    if not st.session_state.get(state.SETTINGS_LOADED):
+        st.session_state[state.SETTINGS_LOADED] = True
+        load_stored_settings(sync.get("stored"))
 
-    st.session_state[state.SETTINGS_LOADED] = True
-    stored = manager.get(STORAGE_ITEM)
+
+def render_browser_storage() -> None:
+    """Render the storage component; call last thing on every run.
+
+    Last, because its first report reruns the app: coming after the page has
+    rendered, that rerun cannot cut the first run short. (A run cut short before
+    a seeded widget reached the browser left that widget empty in the browser,
+    which then sent the empty value back on the next interaction.)
+    """
+    session = st.session_state.setdefault(state.STORAGE_SESSION, uuid.uuid4().hex)
+    data = {
+        "item": STORAGE_ITEM,
+        "session": session,
+        "write": st.session_state.get(state.STORAGE_PENDING),
+        "report": not st.session_state.get(state.SETTINGS_LOADED),
+    }
+    # The event container adds no space to the page (a 0 px element would).
+    with st._event:
+        _STORAGE_COMPONENT(
+            key=state.BROWSER_STORAGE,
+            data=data,
+            default={"sync": None},
+            on_sync_change=lambda: None,
+            height=0,
+        )
+
+
+def load_stored_settings(stored: Any) -> None:
+    """Use the browser's saved settings when they are valid; warn and skip if not."""
     if not isinstance(stored, dict):
         return
     settings, errors = validate_browser_settings(
@@ -136,23 +230,39 @@ def sync_browser_storage() -> None:
         return
     st.session_state[state.SETTINGS] = settings
     forget_settings_form()
+    # The Configure form was filled from the defaults before the report arrived.
+    st.session_state.pop(state.CONFIG_FORM_MODEL, None)
+
+
+def queue_browser_write(value: dict[str, str] | None) -> None:
+    """Ask the component to store `value` (None removes the item) on its next render."""
+    pending = st.session_state.get(state.STORAGE_PENDING)
+    next_id = (
+        pending["id"] if pending else st.session_state.get(state.STORAGE_LAST_ID, 0)
+    ) + 1
+    st.session_state[state.STORAGE_LAST_ID] = next_id
+    st.session_state[state.STORAGE_PENDING] = {"id": next_id, "value": value}
+
+
+def is_write_pending() -> bool:
+    """True until the browser has confirmed the last queued write.
+
+    Where no browser runs the component (AppTest) it stays True.
+    """
+    return state.STORAGE_PENDING in st.session_state
 
 
 def save_settings(settings: BrowserSettings) -> None:
     """Use `settings` for this session and store them in the browser."""
     st.session_state[state.SETTINGS] = settings
-    manager = st.session_state.get(state.LOCAL_STORAGE_MANAGER)
-    if manager is not None:
-        manager.set(STORAGE_ITEM, asdict(settings))
+    queue_browser_write(asdict(settings))
 
 
 def reset_settings() -> BrowserSettings:
     """Go back to the environment's defaults and forget the stored copy."""
     defaults = read_default_settings()
     st.session_state[state.SETTINGS] = defaults
-    manager = st.session_state.get(state.LOCAL_STORAGE_MANAGER)
-    if manager is not None and STORAGE_ITEM in manager:
-        manager.delete(STORAGE_ITEM)
+    queue_browser_write(None)
     forget_settings_form()
     return defaults
 

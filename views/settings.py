@@ -122,7 +122,13 @@ st.caption("Stored in this browser: they survive a reload and differ per browser
 
 defaults = storage.read_default_settings(connection.get_app_settings())
 seed_form(storage.current_settings())
-outcome = st.session_state.pop(state.SETTINGS_MESSAGE, None)
+# The browser confirms a write with one more rerun: keep the outcome until then,
+# so "saved in this browser" is said only once it is true.
+writing = storage.is_write_pending()
+if writing:
+    outcome = st.session_state.get(state.SETTINGS_MESSAGE)
+else:
+    outcome = st.session_state.pop(state.SETTINGS_MESSAGE, None)
 field_errors = outcome if isinstance(outcome, list) else []
 
 with st.container(border=True, width=640):
@@ -144,6 +150,11 @@ with st.container(border=True, width=640):
 
 if field_errors:
     st.error("Nothing was saved: fix the fields marked above.", icon=":material/error:")
+elif outcome == "saved" and writing:
+    st.success(
+        "Settings saved for this session; storing them in this browser…",
+        icon=":material/hourglass_top:",
+    )
 elif outcome == "saved":
     st.success("Settings saved in this browser.", icon=":material/check:")
 elif outcome == "reset":

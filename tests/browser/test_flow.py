@@ -38,26 +38,6 @@ def assert_no_traceback(page: Page) -> None:
     assert "Something went wrong" not in text
 
 
-def click_until(page: Page, button: Locator, outcome: Locator) -> None:
-    """Click `button` until `outcome` shows, at most three times.
-
-    TODO: a click landing while the localStorage component's own rerun is in
-    flight is sometimes dropped by the app (about one in three on /settings);
-    remove the retry when ui/storage.py stops rerunning on every render.
-    """
-    for _ in range(2):
-        wait_for_idle(page)
-        button.click()
-        try:
-            expect(outcome).to_be_visible(timeout=5_000)
-            return
-        except AssertionError:
-            continue
-    wait_for_idle(page)
-    button.click()
-    expect(outcome).to_be_visible()
-
-
 def shoot(page: Page, name: str) -> None:
     for width in WIDTHS:
         screenshot(page, name, width)
@@ -126,12 +106,9 @@ def search_catalog(page: Page) -> None:
 
 def configure_qwen(page: Page, name: str) -> None:
     main = page.get_by_test_id("stMain")
-    click_until(
-        page,
-        by_key(page, f"catalog_configure_{QWEN}").get_by_role("button"),
-        main.get_by_role("heading", name="Configure a deployment"),
-    )
+    by_key(page, f"catalog_configure_{QWEN}").get_by_role("button").click()
 
+    expect(main.get_by_role("heading", name="Configure a deployment")).to_be_visible()
     expect(page).to_have_url(re.compile(r"/configure\?model=Qwen"))
     expect(main.get_by_role("heading", name="Qwen3 0.6B")).to_be_visible()
     expect(main.get_by_text(f"{QWEN} · ", exact=False).first).to_be_visible()
@@ -162,7 +139,7 @@ def configure_qwen(page: Page, name: str) -> None:
 
 def deploy_and_follow_link(page: Page, name: str) -> None:
     link = page.get_by_role("link", name=f"Open {name} in Deployments")
-    click_until(page, by_key(page, "config_deploy").get_by_role("button"), link)
+    by_key(page, "config_deploy").get_by_role("button").click()
     link.click()
     expect(page).to_have_url(re.compile(rf"/deployments\?name={name}$"))
     expect(
@@ -245,15 +222,13 @@ def hf_secret_field(page: Page) -> Locator:
 
 
 def save_hf_secret(page: Page, value: str) -> None:
-    """Set the HF secret name on /settings and Save until the app confirms it."""
+    """Set the HF secret name on /settings, Save, and see the app confirm it."""
     page.goto("/settings")
     wait_for_idle(page)
     commit_text(hf_secret_field(page), value)
-    click_until(
-        page,
-        by_key(page, "settings_save").get_by_role("button"),
-        page.get_by_text("Settings saved in this browser."),
-    )
+    by_key(page, "settings_save").get_by_role("button").click()
+
+    expect(page.get_by_text("Settings saved in this browser.")).to_be_visible()
 
 
 def test_settings_survive_reload_and_new_tab_but_not_another_browser(
@@ -279,11 +254,6 @@ def test_settings_survive_reload_and_new_tab_but_not_another_browser(
         other_browser.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="streamlit_extras' local_storage_manager namespaces keys by the URL "
-    "path, so settings saved on /settings are not read on / or /configure",
-)
 def test_settings_saved_on_settings_apply_on_other_pages(page: Page) -> None:
     saved = f"hf-{uuid.uuid4().hex[:6]}"
     save_hf_secret(page, saved)
