@@ -17,16 +17,16 @@ from kubernetes.client import ApiClient
 
 from dynamote_core import chat, cluster, deployments, kube
 from dynamote_core.catalog import load_catalog
-from dynamote_core.config import DeploymentConfig, validate_config
+from dynamote_core.config import ApiVersion, DeploymentConfig
 from dynamote_core.errors import ClusterError
-from dynamote_core.manifest import build_graph_deployment
 from dynamote_core.rbac import REQUIRED_PERMISSIONS, Permission
 from dynamote_core.sandbox import CONTEXT, Sandbox
 from dynamote_core.sandbox.operator import FAIL_ANNOTATION
+from tests.fixtures_sandbox import make_deployment_config, make_graph_deployment
 
 NAMESPACE = "dynamo-system"
 HF_SECRET = "hf-token-secret"
-API_VERSION = "v1beta1"
+API_VERSION: ApiVersion = "v1beta1"
 MODEL_ID = "Qwen/Qwen3-0.6B"
 WAIT_SECONDS = 10.0
 
@@ -134,15 +134,8 @@ def api_client(
 def build_manifest(
     name: str, fail: str | None = None
 ) -> tuple[dict[str, Any], DeploymentConfig]:
-    catalog = load_catalog()
-    values = {
-        "name": name,
-        "namespace": NAMESPACE,
-        "model_id": MODEL_ID,
-        "engine": "vllm",
-    }
-    config = validate_config(values, catalog)
-    manifest = build_graph_deployment(config, catalog.get(MODEL_ID), API_VERSION)
+    config = make_deployment_config(name, NAMESPACE, MODEL_ID)
+    manifest = make_graph_deployment(config, API_VERSION)
     if fail:
         manifest["metadata"].setdefault("annotations", {})[FAIL_ANNOTATION] = fail
     return manifest, config

@@ -19,7 +19,6 @@ from kubernetes.client import ApiClient
 from dynamote_core import chat, deployments, kube
 from dynamote_core.catalog import load_catalog
 from dynamote_core.cluster import get_cluster_status
-from dynamote_core.config import validate_config
 from dynamote_core.deployments import (
     create_deployment,
     delete_deployment,
@@ -37,10 +36,13 @@ from dynamote_core.errors import (
     ClusterTimeout,
     ClusterUnreachable,
 )
-from dynamote_core.manifest import build_graph_deployment
 from dynamote_core.rbac import REQUIRED_PERMISSIONS, Permission
 from dynamote_core.sandbox import Sandbox
-from tests.fixtures_sandbox import wait_until
+from tests.fixtures_sandbox import (
+    make_deployment_config,
+    make_graph_deployment,
+    wait_until,
+)
 
 NAMESPACE = "dynamo-system"
 SECRET = "hf-token-secret"
@@ -52,16 +54,8 @@ def _fast_create_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(deployments, "CREATE_CHECK_DELAYS", (0.1, 0.2, 0.3))
 
 
-def make_manifest(name: str = "qwen", api_version: str = "v1beta1") -> dict[str, Any]:
-    catalog = load_catalog()
-    values = {
-        "name": name,
-        "namespace": NAMESPACE,
-        "model_id": "Qwen/Qwen3-0.6B",
-        "engine": "vllm",
-    }
-    config = validate_config(values, catalog)
-    return build_graph_deployment(config, catalog.get(config.model_id), api_version)
+def make_manifest(name: str = "qwen") -> dict[str, Any]:
+    return make_graph_deployment(make_deployment_config(name, NAMESPACE))
 
 
 def requests_to(sandbox: Sandbox, path: str, method: str = "GET") -> int:
@@ -429,19 +423,10 @@ def test_denied_logs_leave_details_and_list_working(
 def test_preflight_names_a_denied_list_as_a_warning_not_a_crash(
     sandbox: Sandbox, api: ApiClient
 ) -> None:
-    catalog = load_catalog()
-    config = validate_config(
-        {
-            "name": "qwen",
-            "namespace": NAMESPACE,
-            "model_id": "Qwen/Qwen3-0.6B",
-            "engine": "vllm",
-        },
-        catalog,
-    )
+    config = make_deployment_config("qwen", NAMESPACE)
     sandbox.deny("list", "dynamographdeployments", NAMESPACE)
 
-    checks = run_preflight(api, config, catalog.get(config.model_id), "v1beta1")
+    checks = run_preflight(api, config, load_catalog().get(config.model_id), "v1beta1")
 
     name_check = next(check for check in checks if check.name == "name")
     assert name_check.verdict == "warn"

@@ -21,7 +21,6 @@ from pydantic import BaseModel
 from dynamote_core import chat, deployments, kube
 from dynamote_core.catalog import load_catalog
 from dynamote_core.cluster import get_cluster_status
-from dynamote_core.config import validate_config
 from dynamote_core.deployments import (
     delete_deployment,
     deploy,
@@ -37,7 +36,7 @@ from dynamote_core.manifest import (
     render_manifest_yaml,
 )
 from dynamote_core.sandbox import Sandbox
-from tests.fixtures_sandbox import wait_until
+from tests.fixtures_sandbox import make_deployment_config, wait_until
 from tests.hardening.secrets import assert_token_absent, token_forms
 
 TOKEN = "hf_PLANTEDtokenDoNotLeak0123456789"
@@ -108,13 +107,7 @@ def test_the_core_flow_never_shows_the_token(
         ("Qwen/Qwen3-0.6B", "public", "crash-loop"),
         ("meta-llama/Llama-3.2-1B-Instruct", "gated", None),
     ]:
-        values = {
-            "name": name,
-            "namespace": NAMESPACE,
-            "model_id": model_id,
-            "engine": "vllm",
-        }
-        config = validate_config(values, catalog)
+        config = make_deployment_config(name, NAMESPACE, model_id)
         model = catalog.get(model_id)
         seen.append(describe(get_cluster_status(api, NAMESPACE, config.hf_secret_name)))
         seen.append(describe(run_preflight(api, config, model, "v1beta1")))

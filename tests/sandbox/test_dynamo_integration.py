@@ -7,7 +7,6 @@ the chat goes through the sandbox's service proxy, as the app's does. Tests mark
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,18 +14,19 @@ import pytest
 from kubernetes import config
 from kubernetes.client import ApiClient, CustomObjectsApi
 
-from dynamote_core.catalog import load_catalog
 from dynamote_core.chat import (
-    ChatStats,
     FrontendUnavailable,
     check_serving,
-    stream_chat,
 )
-from dynamote_core.config import validate_config
-from dynamote_core.manifest import build_graph_deployment
 from dynamote_core.sandbox import Sandbox
 from dynamote_core.sandbox.dynamo_runtime import PYTHON_ENV
-from tests.fixtures_sandbox import wait_until
+from tests.fixtures_sandbox import (
+    chat_once,
+    is_pid_alive,
+    make_deployment_config,
+    make_graph_deployment,
+    wait_until,
+)
 from tests.sandbox.conftest import GROUP, NAMESPACE, PLURAL
 
 MODEL = "Qwen/Qwen3-0.6B"
@@ -35,16 +35,9 @@ SERVING_TIMEOUT = 15.0
 
 
 def build_dgd(name: str, **changes: Any) -> dict[str, Any]:
-    catalog = load_catalog()
-    settings = {
-        "name": name,
-        "namespace": NAMESPACE,
-        "model_id": MODEL,
-        "engine": "vllm",
-        **changes,
-    }
-    config = validate_config(settings, catalog)
-    return build_graph_deployment(config, catalog.get(config.model_id))  # type: ignore[arg-type]
+    return make_graph_deployment(
+        make_deployment_config(name, NAMESPACE, MODEL, **changes)
+    )
 
 
 def deploy(api_client: ApiClient, manifest: dict[str, Any]) -> str:
@@ -62,24 +55,6 @@ def wait_until_serving(api_client: ApiClient, name: str) -> None:
     )
 
 
-def chat_once(api_client: ApiClient, name: str, prompt: str) -> tuple[str, ChatStats]:
-    messages = [{"role": "user", "content": prompt}]
-    text, stats = "", None
-    for chunk in stream_chat(api_client, NAMESPACE, name, MODEL, messages, 8, 0.7):
-        text += chunk.text
-        stats = chunk.stats or stats
-    assert stats is not None
-    return text, stats
-
-
-def is_pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 @pytest.mark.dynamo
 def test_ready_dgd_is_served_through_the_service_proxy(
     dynamo_sandbox: Sandbox, dynamo_api_client: ApiClient
@@ -88,7 +63,7 @@ def test_ready_dgd_is_served_through_the_service_proxy(
 
     wait_until_serving(dynamo_api_client, name)
     state = check_serving(dynamo_api_client, NAMESPACE, name, MODEL)
-    text, stats = chat_once(dynamo_api_client, name, "Hello there")
+    text, stats = chat_once(dynamo_api_client, NAMESPACE, name, MODEL, "Hello there")
 
     assert state.models == [MODEL]
     assert len(text.split()) == 8
@@ -168,7 +143,7 @@ def test_kv_router_with_two_workers_reports_cached_tokens(
 
     cached = []
     for _ in range(4):
-        _, stats = chat_once(dynamo_api_client, name, LONG_PROMPT)
+        _, stats = chat_once(dynamo_api_client, NAMESPACE, name, MODEL, LONG_PROMPT)
         assert stats.usage is not None
         cached.append(stats.usage.cached_tokens or 0)
 
@@ -186,7 +161,9 @@ def test_disaggregated_dgd_answers(
     wait_until_serving(dynamo_api_client, name)
     graph = runtime.get_graph(NAMESPACE, name)
 
-    text, stats = chat_once(dynamo_api_client, name, "Split prefill from decode.")
+    text, stats = chat_once(
+        dynamo_api_client, NAMESPACE, name, MODEL, "Split prefill from decode."
+    )
 
     assert graph is not None
     assert [p.role for p in graph.processes] == ["frontend", "prefill-0", "decode-0"]

@@ -8,7 +8,6 @@ and skip only when it is absent. The chat tests go through the sandbox's service
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 from kubernetes.client import ApiClient
 
-from dynamote_core.chat import ChatStats, check_serving, stream_chat
+from dynamote_core.chat import check_serving
 from dynamote_core.sandbox import Sandbox
 from dynamote_core.sandbox.dynamo_runtime import (
     DynamoRuntime,
@@ -28,6 +27,7 @@ from dynamote_core.sandbox.dynamo_runtime import (
     worker_arg_lists,
 )
 from dynamote_core.sandbox.mocker_model import build_vocabulary, write_mocker_model
+from tests.fixtures_sandbox import chat_once, is_pid_alive
 
 NAMESPACE = "default"
 MODEL = "sandbox/tiny-chat"
@@ -61,18 +61,6 @@ def expose_graph(sb: Sandbox, graph: RunningGraph) -> None:
     sb.register_service_backend(graph.namespace, service, 8000, graph.url)
 
 
-def chat_once(
-    api_client: ApiClient, dgd_name: str, prompt: str
-) -> tuple[str, ChatStats]:
-    messages = [{"role": "user", "content": prompt}]
-    text, stats = "", None
-    for chunk in stream_chat(api_client, NAMESPACE, dgd_name, MODEL, messages, 8, 0.7):
-        text += chunk.text
-        stats = chunk.stats or stats
-    assert stats is not None
-    return text, stats
-
-
 def find_graph_processes(graph: RunningGraph) -> list[int]:
     """Pids of live processes whose environment names this graph's discovery dir."""
     marker = f"DYN_FILE_KV={graph.workdir / 'discovery'}".encode()
@@ -87,14 +75,6 @@ def find_graph_processes(graph: RunningGraph) -> list[int]:
         if marker in environ.split(b"\0"):
             found.append(int(entry.name))
     return found
-
-
-def is_pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 # --- the model directory ----------------------------------------------------------
@@ -273,7 +253,7 @@ def test_streamed_chat_through_the_sandbox_proxy(
     graph.wait_until_serving(timeout=10)
 
     state = check_serving(api_client, NAMESPACE, "agg", MODEL)
-    text, stats = chat_once(api_client, "agg", "Hello, who are you?")
+    text, stats = chat_once(api_client, NAMESPACE, "agg", MODEL, "Hello, who are you?")
 
     assert state.serving, state.reason
     assert len(text.split()) == 8
@@ -294,7 +274,7 @@ def test_kv_router_reuses_the_cache_of_a_repeated_prompt(
 
     cached = []
     for _ in range(4):
-        _, stats = chat_once(api_client, "kv", LONG_PROMPT)
+        _, stats = chat_once(api_client, NAMESPACE, "kv", MODEL, LONG_PROMPT)
         assert stats.usage is not None
         cached.append(stats.usage.cached_tokens or 0)
 
@@ -319,7 +299,9 @@ def test_disaggregated_pair_answers(
     expose_graph(sb, graph)
     graph.wait_until_serving(timeout=10)
 
-    text, stats = chat_once(api_client, "disagg", "Split prefill from decode.")
+    text, stats = chat_once(
+        api_client, NAMESPACE, "disagg", MODEL, "Split prefill from decode."
+    )
 
     assert [p.role for p in graph.processes] == ["frontend", "prefill-0", "decode-0"]
     assert len(text.split()) == 8
