@@ -283,20 +283,24 @@ def test_delete_leaves_terminating_then_gone(kube_api_client: ApiClient) -> None
     assert row is None
 
 
-def test_delete_without_operator_is_reported_stuck(
-    sandbox: Sandbox, kube_api_client: ApiClient
-) -> None:
-    deploy(kube_api_client, make_manifest(make_config()), "v1beta1")
+def delete_with_the_operator_stopped(sandbox: Sandbox, api_client: ApiClient) -> None:
+    """Deploy qwen, wait for the operator's finalizer, stop the operator, delete."""
+    deploy(api_client, make_manifest(make_config()), "v1beta1")
     wait_for(
         lambda: deployments.read_graph_deployment(
-            kube_api_client, NAMESPACE, "qwen", "v1beta1"
+            api_client, NAMESPACE, "qwen", "v1beta1"
         ),
         lambda dgd: deployments.FINALIZER in (dgd["metadata"].get("finalizers") or []),
     )
     # The operator stops reconciling while its webhook still admits the delete.
     sandbox.operator.set_available(False)
+    delete_deployment(api_client, NAMESPACE, "qwen", "v1beta1")
 
-    delete_deployment(kube_api_client, NAMESPACE, "qwen", "v1beta1")
+
+def test_delete_without_operator_is_reported_stuck(
+    sandbox: Sandbox, kube_api_client: ApiClient
+) -> None:
+    delete_with_the_operator_stopped(sandbox, kube_api_client)
     dgd = deployments.read_graph_deployment(
         kube_api_client, NAMESPACE, "qwen", "v1beta1"
     )
@@ -311,15 +315,7 @@ def test_delete_without_operator_is_reported_stuck(
 def test_stuck_delete_row_says_to_check_the_operator(
     sandbox: Sandbox, kube_api_client: ApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    deploy(kube_api_client, make_manifest(make_config()), "v1beta1")
-    wait_for(
-        lambda: deployments.read_graph_deployment(
-            kube_api_client, NAMESPACE, "qwen", "v1beta1"
-        ),
-        lambda dgd: deployments.FINALIZER in (dgd["metadata"].get("finalizers") or []),
-    )
-    sandbox.operator.set_available(False)
-    delete_deployment(kube_api_client, NAMESPACE, "qwen", "v1beta1")
+    delete_with_the_operator_stopped(sandbox, kube_api_client)
     later = deployments._now() + timedelta(minutes=2)
     monkeypatch.setattr(deployments, "_now", lambda: later)
 

@@ -252,6 +252,18 @@ def test_image_pull_failure_backs_off(
     assert pod.status.phase == "Pending"
 
 
+def wait_for_restarted_worker(core: CoreV1Api, name: str, restarts: int) -> Any:
+    """The first worker pod of `name` restarted at least `restarts` times."""
+    return wait_until(
+        lambda: [
+            p
+            for p in worker_pods(core, name)
+            if p.status.container_statuses
+            and p.status.container_statuses[0].restart_count >= restarts
+        ]
+    )[0]
+
+
 def test_crash_loop_restarts_with_logs(
     custom: CustomObjectsApi, core: CoreV1Api
 ) -> None:
@@ -260,14 +272,7 @@ def test_crash_loop_restarts_with_logs(
         make_dgd("crash", annotations={"sandbox.dynamote.io/fail": "crash-loop"}),
     )
 
-    pod = wait_until(
-        lambda: [
-            p
-            for p in worker_pods(core, "crash")
-            if p.status.container_statuses
-            and p.status.container_statuses[0].restart_count >= 2
-        ]
-    )[0]
+    pod = wait_for_restarted_worker(core, "crash", restarts=2)
 
     container = pod.status.container_statuses[0]
     assert container.last_state.terminated.exit_code == 1
@@ -282,14 +287,7 @@ def test_oom_kill_shows_in_last_state(
 ) -> None:
     create(custom, make_dgd("oom", annotations={"sandbox.dynamote.io/fail": "oom"}))
 
-    pod = wait_until(
-        lambda: [
-            p
-            for p in worker_pods(core, "oom")
-            if p.status.container_statuses
-            and p.status.container_statuses[0].restart_count >= 1
-        ]
-    )[0]
+    pod = wait_for_restarted_worker(core, "oom", restarts=1)
 
     terminated = pod.status.container_statuses[0].last_state.terminated
     assert (terminated.reason, terminated.exit_code) == ("OOMKilled", 137)
