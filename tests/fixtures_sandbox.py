@@ -105,11 +105,7 @@ def sandbox_kubeconfig(sandbox: Sandbox, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def kube_api_client(sandbox_kubeconfig: Path) -> Iterator[ApiClient]:
-    client = config.new_client_from_config(
-        config_file=str(sandbox_kubeconfig), context=CONTEXT
-    )
-    yield client
-    client.close()
+    yield from _open_official_client(sandbox_kubeconfig)
 
 
 @pytest.fixture
@@ -153,8 +149,10 @@ def dynamo_kubeconfig(dynamo_sandbox: Sandbox, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def dynamo_api_client(dynamo_kubeconfig: Path) -> Iterator[ApiClient]:
-    client = config.new_client_from_config(
-        config_file=str(dynamo_kubeconfig), context=CONTEXT
-    )
+    yield from _open_official_client(dynamo_kubeconfig)
+
+
+def _open_official_client(kubeconfig: Path) -> Iterator[ApiClient]:
+    client = config.new_client_from_config(config_file=str(kubeconfig), context=CONTEXT)
     yield client
     client.close()
