@@ -134,9 +134,11 @@ def render_forbidden_fallback(
             f"{error.namespace or namespace}. Check it with:"
         )
     )
-    st.code(error.can_i, language="bash")
+    st.code(error.can_i, language="bash", wrap_lines=True)
     st.markdown("Meanwhile, chat through a port-forward:")
-    st.code(chat.port_forward_command(namespace, dgd_name), language="bash")
+    st.code(
+        chat.port_forward_command(namespace, dgd_name), language="bash", wrap_lines=True
+    )
 
 
 def render_controls(namespace: str, dgd_name: str) -> tuple[int, float]:
@@ -343,7 +345,11 @@ def render_curl(
     """The same chat from a terminal, through a port-forward."""
     with st.expander("The same request with curl"):
         st.caption("Forward the frontend's port, then send the request:")
-        st.code(chat.port_forward_command(namespace, dgd_name), language="bash")
+        st.code(
+            chat.port_forward_command(namespace, dgd_name),
+            language="bash",
+            wrap_lines=True,
+        )
         st.code(
             chat.curl_command(
                 namespace,
@@ -354,4 +360,5 @@ def render_curl(
                 temperature=temperature,
             ),
             language="bash",
+            wrap_lines=True,
         )

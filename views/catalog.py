@@ -6,12 +6,14 @@ from dynamote_core.catalog import search_models
 from ui import models, state
 from ui.render import escape_markdown, format_context, guarded, label_engine
 
-CARD_WIDTH = 340
+# Two cards a row fill the main column at both 1280 px (sidebar open) and
+# 768 px (sidebar collapsed) without a strip left empty; narrower screens stack.
+CARDS_PER_ROW = 2
 
 
 def render_card(model) -> None:
     """One model as a bordered card with its facts and a Configure button."""
-    with st.container(border=True, width=CARD_WIDTH, height="stretch"):
+    with st.container(border=True, height="stretch"):
         st.markdown(f"**{escape_markdown(model.display_name)}**")
         st.caption(escape_markdown(model.id))
         with st.container(horizontal=True, gap="small"):
@@ -88,9 +90,13 @@ def browse_catalog() -> None:
             icon=":material/search_off:",
         )
         return
-    with st.container(horizontal=True, wrap=True, gap="medium"):
-        for model in found:
-            render_card(model)
+    for start in range(0, len(found), CARDS_PER_ROW):
+        row = found[start : start + CARDS_PER_ROW]
+        for column, model in zip(
+            st.columns(CARDS_PER_ROW, gap="medium"), row, strict=False
+        ):
+            with column:
+                render_card(model)
 
 
 st.title("Model catalog", anchor=False)

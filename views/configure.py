@@ -100,20 +100,16 @@ def render_memory(model) -> None:
             "GiB": [estimate.weights_gib, estimate.kv_cache_gib, estimate.overhead_gib],
         }
     )
-    chart, table = st.columns([3, 2])
-    with chart:
-        st.bar_chart(
-            parts, x="Part", y="GiB", horizontal=True, height=180, color="#76B900"
-        )
-    with table:
-        rows = [
-            {
-                "GPU memory": f"{size} GiB",
-                "GPUs per worker": "does not fit" if count is None else str(count),
-            }
-            for size, count in sorted(estimate.gpus_needed.items())
-        ]
-        st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.bar_chart(parts, x="Part", y="GiB", horizontal=True, height=180, color="#76B900")
+    # Its own row: beside the chart the headers were cut at 1280 px.
+    rows = [
+        {
+            "GPU memory": f"{size} GiB",
+            "GPUs per worker": "does not fit" if count is None else str(count),
+        }
+        for size, count in sorted(estimate.gpus_needed.items())
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
     for warning in estimate.warnings:
         st.warning(escape_markdown(warning), icon=":material/warning:")
 
@@ -289,13 +285,13 @@ def render_preview(config, model, api_version: str) -> str | None:
     )
     commands = kubectl_commands(config, f"{config.name}.yaml")
     st.caption("Or apply it yourself:")
-    st.code("\n".join(commands.as_list()), language="bash")
+    st.code("\n".join(commands.as_list()), language="bash", wrap_lines=True)
     return manifest
 
 
 def render_preflight(checks) -> bool:
     """Show each check with icon and text; True when none failed."""
-    st.subheader("Pre-flight checks", anchor=False)
+    st.caption("Pre-flight checks against the cluster:")
     rows = [
         {
             "Check": c.name,

@@ -72,10 +72,11 @@ def confirm_delete(conn, name: str, api_version: str) -> None:
         "Type the deployment name to confirm", key=state.DELETE_CONFIRM_TEXT
     )
     with st.container(horizontal=True):
+        # Not the accent colour: that marks the safe, forward action elsewhere.
         confirmed = st.button(
-            "Delete",
+            ":red[Delete]",
             key=state.DELETE_CONFIRM,
-            type="primary",
+            type="secondary",
             icon=":material/delete:",
             disabled=typed.strip() != name,
         )
@@ -214,7 +215,7 @@ def key_value_table(values: dict) -> None:
         {"Setting": key, "Value": "" if value is None else str(value)}
         for key, value in values.items()
     ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, height="content")
 
 
 def render_explanations(details) -> None:
@@ -278,7 +279,7 @@ def render_access(details, conn) -> None:
             if details.config
             else SAMPLE_CURL.format(model=model)
         )
-        st.code(f"{details.port_forward}\n{curl}", language="bash")
+        st.code(f"{details.port_forward}\n{curl}", language="bash", wrap_lines=True)
     else:
         st.caption(
             "The frontend Service is not there yet; "
@@ -320,13 +321,18 @@ def render_tables(details) -> None:
             {
                 "Type": e.type,
                 "Reason": e.reason,
-                "Object": e.object,
                 "Message": e.message,
                 "Count": e.count,
+                "Object": e.object,
             }
             for e in details.events
         ]
-        st.dataframe(pd.DataFrame(events), hide_index=True)
+        st.dataframe(
+            pd.DataFrame(events),
+            hide_index=True,
+            # The message says what happened: it comes before the long object name.
+            column_config={"Message": st.column_config.TextColumn(width=520)},
+        )
     else:
         st.caption("No events.")
 
