@@ -3,13 +3,16 @@
 Catalog search and chips, Configure with inline validation and the live manifest,
 Deploy, the live Deployments list reaching Running, details, delete by dialog;
 settings kept per browser; user text shown as text; no traceback anywhere.
-Screenshots of every page at 1280 and 768 px land in artifacts/screenshots.
+Screenshots of every page at 1280 and 768 px land in artifacts/screenshots;
+the 1280 px ones are copied to docs/screenshots.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import uuid
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
@@ -23,6 +26,7 @@ QWEN = "Qwen/Qwen3-0.6B"
 NAMESPACE = "dynamo-system"
 DEFAULT_HF_SECRET = "hf-token-secret"
 RUNNING_WITHIN_MS = 30_000
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def by_key(page: Page, key: str) -> Locator:
@@ -39,8 +43,12 @@ def assert_no_traceback(page: Page) -> None:
 
 
 def shoot(page: Page, name: str) -> None:
+    """Screenshots at every width; the 1280 px one also refreshes the docs' copy."""
     for width in WIDTHS:
-        screenshot(page, name, width)
+        path = screenshot(page, name, width)
+    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    docs_name = f"{name}-1280.png"
+    shutil.copyfile(path.with_name(docs_name), DOCS_SCREENSHOTS / docs_name)
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
