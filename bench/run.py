@@ -158,7 +158,7 @@ def _time_derive_only(client: Any, rounds: int) -> list[float]:
         now = deployments._now()
         for dgd in dgds:
             deployments.summarize_deployment(
-                dgd, grouped.get(deployments._name(dgd), []), now
+                dgd, grouped.get(cluster.object_name(dgd), []), now
             )
         samples.append(time.perf_counter() - start)
     return samples
