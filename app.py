@@ -35,6 +35,15 @@ PAGES = [
         icon=":material/deployed_code:",
         url_path="deployments",
     ),
+    # Opened from the list or a shared link, never from the navigation: in the
+    # navigation, "Deployments" must lead back to the list.
+    st.Page(
+        "views/details.py",
+        title="Deployment",
+        icon=":material/deployed_code:",
+        url_path="deployment",
+        visibility="hidden",
+    ),
     st.Page(
         "views/settings.py",
         title="Settings",

@@ -396,7 +396,7 @@ def render_deploy(
             icon=":material/check:",
         )
         st.page_link(
-            "views/deployments.py",
+            "views/details.py",
             label=f"Open {deployed} in Deployments",
             icon=":material/open_in_new:",
             query_params={state.QUERY_NAME: deployed},

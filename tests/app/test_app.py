@@ -10,6 +10,7 @@ PAGES = [
     "views/catalog.py",
     "views/configure.py",
     "views/deployments.py",
+    "views/details.py",
     "views/settings.py",
 ]
 

@@ -106,3 +106,4 @@ def test_deploy_creates_the_graph_deployment(
     assert found["metadata"]["name"] == name
     link = at.get("page_link")[0]
     assert name in link.proto.label
+    assert link.proto.page == "deployment"

@@ -1,4 +1,4 @@
-"""Deployments page: live list, details (pods, port-forward), delete by dialog."""
+"""Deployments list and details pages: pods, port-forward, delete by dialog."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from ui import connection, state
 
 CONFIGURE = "views/configure.py"
 PAGE = "views/deployments.py"
+DETAILS = "views/details.py"
 GROUP, VERSION, NAMESPACE, PLURAL = (
     "nvidia.com",
     "v1beta1",
@@ -106,6 +107,7 @@ def test_view_details_opens_pods_and_port_forward(open_page, deployed) -> None:
     at.selectbox(key=state.DEPLOYMENTS_PICK).set_value(deployed).run()
     at.button(key=state.DEPLOYMENTS_VIEW).click().run()
 
+    assert texts(at.title) == deployed
     assert at.query_params[state.QUERY_NAME] == deployed
 
     def has_port_forward(at) -> bool:
@@ -119,16 +121,42 @@ def test_view_details_opens_pods_and_port_forward(open_page, deployed) -> None:
 
 
 def test_unknown_name_in_url_says_so(open_page) -> None:
-    at = open_page(PAGE, name="does-not-exist")
+    at = open_page(DETAILS, name="does-not-exist")
 
     assert_no_exception(at)
     assert "No deployment named" in at.warning[0].value
 
 
+def test_old_details_link_opens_the_details_page(open_page, deployed) -> None:
+    at = open_page(PAGE, name=deployed)
+
+    assert_no_exception(at)
+    assert texts(at.title) == deployed
+    assert at.query_params[state.QUERY_NAME] == deployed
+
+
+def test_details_without_a_name_link_to_the_list(open_page) -> None:
+    at = open_page(DETAILS)
+
+    assert_no_exception(at)
+    assert "No deployment chosen." in at.info[0].value
+    assert at.get("page_link")[0].proto.page == "deployments"
+
+
+def test_back_button_opens_the_list(open_page, deployed) -> None:
+    at = open_page(DETAILS, name=deployed)
+
+    at.button(key=state.DETAILS_BACK).click().run()
+
+    assert_no_exception(at)
+    assert at.title[0].value == "Deployments"
+    assert state.QUERY_NAME not in at.query_params
+
+
 def test_delete_asks_for_the_name_then_deletes(
     open_page, deployed, custom_objects
 ) -> None:
-    at = open_page(PAGE, name=deployed)
+    at = open_page(DETAILS, name=deployed)
     at.button(key=state.DETAILS_DELETE).click().run()
     assert at.button(key=state.DELETE_CONFIRM).disabled
 
@@ -137,6 +165,7 @@ def test_delete_asks_for_the_name_then_deletes(
 
     assert_no_exception(at)
     assert state.QUERY_NAME not in at.query_params
+    assert at.title[0].value == "Deployments"
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -168,7 +197,7 @@ def test_denied_events_name_the_permission_and_keep_the_details(
 ) -> None:
     app_sandbox.deny("list", "events", NAMESPACE)
 
-    at = rerun_until(open_page(PAGE, name=deployed), has_pods_table)
+    at = rerun_until(open_page(DETAILS, name=deployed), has_pods_table)
 
     assert_no_exception(at)
     assert f"kubectl auth can-i list events -n {NAMESPACE}" in texts(at.warning)
@@ -178,7 +207,7 @@ def test_denied_events_name_the_permission_and_keep_the_details(
 def test_running_without_a_frontend_process_is_not_serving_yet(
     open_page, deployed
 ) -> None:
-    at = open_page(PAGE, name=deployed)
+    at = open_page(DETAILS, name=deployed)
 
     def shows_serving_state(at) -> bool:
         return "not serving yet" in texts(at.warning)
@@ -243,7 +272,7 @@ def test_served_model_shows_serving(
     wait_until_serving(dynamo_api_client, name)
 
     at = rerun_until(
-        open_page(PAGE, name=name), lambda at: "Serving" in texts(at.success)
+        open_page(DETAILS, name=name), lambda at: "Serving" in texts(at.success)
     )
 
     assert_no_exception(at)

@@ -149,7 +149,7 @@ def deploy_and_follow_link(page: Page, name: str) -> None:
     link = page.get_by_role("link", name=f"Open {name} in Deployments")
     by_key(page, "config_deploy").get_by_role("button").click()
     link.click()
-    expect(page).to_have_url(re.compile(rf"/deployments\?name={name}$"))
+    expect(page).to_have_url(re.compile(rf"/deployment\?name={name}$"))
     expect(
         page.get_by_test_id("stMain").get_by_role("heading", name=name)
     ).to_be_visible()
@@ -167,13 +167,36 @@ def see_running_in_list(page: Page, name: str) -> None:
     shoot(page, "deployments")
 
 
+def sidebar_leads_to_list(page: Page, name: str) -> None:
+    """From the details, "Deployments" in the sidebar shows the list again."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Deployments").click()
+
+    expect(page).to_have_url(re.compile(r"/deployments$"))
+    expect(
+        page.get_by_test_id("stMain").get_by_role("heading", name="Deployments")
+    ).to_be_visible()
+    expect(list_row(page, name)).to_have_count(1)
+    assert_no_traceback(page)
+
+
+def old_link_opens_details(page: Page, name: str) -> None:
+    """Links shared as /deployments?name= still open the details."""
+    page.goto(f"/deployments?name={name}")
+
+    expect(page).to_have_url(re.compile(rf"/deployment\?name={name}$"))
+    expect(
+        page.get_by_test_id("stMain").get_by_role("heading", name=name)
+    ).to_be_visible()
+    assert_no_traceback(page)
+
+
 def open_details(page: Page, name: str) -> None:
     picker = by_key(page, "deployments_pick")
     picker.get_by_role("combobox").click()
     page.get_by_role("option", name=name).click()
     by_key(page, "deployments_view").get_by_role("button").click()
 
-    expect(page).to_have_url(re.compile(rf"/deployments\?name={name}$"))
+    expect(page).to_have_url(re.compile(rf"/deployment\?name={name}$"))
     main = page.get_by_test_id("stMain")
     expect(main.get_by_role("heading", name="Pods")).to_be_visible()
     expect(grid_cells(page, re.compile(rf"^{name}-"))).not_to_have_count(0)
@@ -215,6 +238,8 @@ def test_whole_flow_from_catalog_to_delete(page: Page, app_url: str) -> None:
     search_catalog(page)
     configure_qwen(page, name)
     deploy_and_follow_link(page, name)
+    sidebar_leads_to_list(page, name)
+    old_link_opens_details(page, name)
     see_running_in_list(page, name)
     open_details(page, name)
     delete_by_dialog(page, name)

@@ -130,13 +130,13 @@ def deploy_through_configure(page: Page, name: str) -> None:
 
     link = page.get_by_role("link", name=f"Open {name} in Deployments")
     link.click()
-    expect(page).to_have_url(re.compile(rf"/deployments\?name={name}$"))
+    expect(page).to_have_url(re.compile(rf"/deployment\?name={name}$"))
 
 
 def open_try_it(page: Page, name: str) -> Locator:
     """The Try it tab's panel of the deployment's details page."""
     if f"name={name}" not in page.url:
-        page.goto(f"/deployments?name={name}")
+        page.goto(f"/deployment?name={name}")
     page.get_by_role("tab", name="Try it").click()
     return page.get_by_test_id("stTabPanel").nth(1)
 

@@ -208,7 +208,7 @@ def test_deployment_details_show_cluster_text_as_text(app_sandbox: Any) -> None:
     plant_deployment(app_sandbox, name)
     time.sleep(0.5)  # a few operator steps: pods crash, events appear
 
-    at = open_app("views/deployments.py", name=name)
+    at = open_app("views/details.py", name=name)
 
     assert_no_exception(at)
     texts = markdown_texts(at)
