@@ -55,7 +55,10 @@ PAGES = [
 page = st.navigation(PAGES)
 with guard_page():
     storage.read_browser_storage()
-    sidebar.render_connection_panel()
+# The page first: its content reaches the browser while the sidebar still asks the
+# cluster how it is (the sidebar is its own container, so the order does not show).
 with guard_page():
     page.run()
+with guard_page():
+    sidebar.render_connection_panel()
 storage.render_browser_storage()

@@ -263,33 +263,30 @@ def time_first_card(browser: Any, url: str) -> float:
     return elapsed
 
 
+SHOWN_CARDS = """([caption, cards]) =>
+    [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+        .some(c => c.innerText.trim() === caption)
+    && document.querySelectorAll('[class*="st-key-catalog_configure_"]').length
+        === cards"""
+
+
 def time_search_keystroke(browser: Any, url: str, rounds: int) -> list[float]:
+    """Keystroke "3" after "qwen" (7 cards) until the 4 Qwen3 cards alone show."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.goto(url)
-    page.get_by_role("button", name="Configure").first.wait_for(timeout=30_000)
+    page.wait_for_function(SHOWN_CARDS, arg=["20 of 20 models", 20], timeout=30_000)
     search = page.get_by_label("Search models")
-    total = page.get_by_role("button", name="Configure").count()
+    search.press_sequentially("qwen")
+    page.wait_for_function(SHOWN_CARDS, arg=["7 of 20 models", 7], timeout=10_000)
     samples = []
     for _ in range(rounds):
-        # "q" leaves only the Qwen models; clearing brings every card back.
         start = time.perf_counter()
-        search.press_sequentially("q")
-        page.wait_for_function(
-            "n => document.querySelectorAll('button').length && "
-            "[...document.querySelectorAll('button')]"
-            ".filter(b => b.innerText.includes('Configure')).length < n",
-            arg=total,
-            timeout=10_000,
-        )
+        search.press("3")
+        page.wait_for_function(SHOWN_CARDS, arg=["4 of 20 models", 4], timeout=10_000)
         samples.append(time.perf_counter() - start)
         search.press("Backspace")
-        page.wait_for_function(
-            "n => [...document.querySelectorAll('button')]"
-            ".filter(b => b.innerText.includes('Configure')).length === n",
-            arg=total,
-            timeout=10_000,
-        )
+        page.wait_for_function(SHOWN_CARDS, arg=["7 of 20 models", 7], timeout=10_000)
     context.close()
     return samples
 
