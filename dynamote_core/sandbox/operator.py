@@ -233,7 +233,7 @@ class Operator:
             )
 
     def _roll_out(self, dgd: Obj, component: Obj, pods: list[Obj]) -> None:
-        template_hash = _template_hash(component)
+        template_hash = _pod_template_hash(dgd, component)
         alive = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
         current = [
             p
@@ -284,9 +284,8 @@ class Operator:
         }
         pod["spec"] |= extra
         self.store.create("pods", pod)
-        fail = ((meta.get("annotations") or {}).get(FAIL_ANNOTATION) or "").strip()
         self._lives[(namespace, name)] = PodLife(
-            gpus=_pod_gpus(pod), fail=fail if fail in FAIL_MODES else ""
+            gpus=_pod_gpus(pod), fail=_fail_mode(dgd)
         )
 
     def _ensure_service(self, dgd: Obj, component: Obj) -> None:
@@ -370,7 +369,7 @@ class Operator:
         not_ready = []
         for component in (dgd.get("spec") or {}).get("components") or []:
             name = component.get("name", "")
-            template_hash = _template_hash(component)
+            template_hash = _pod_template_hash(dgd, component)
             pods = [
                 p
                 for p in owned
@@ -815,11 +814,29 @@ def _template_hash(component: Obj) -> str:
     return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:10]
 
 
+def _pod_template_hash(dgd: Obj, component: Obj) -> str:
+    """The component's template hash, salted with the DGD's simulated failure.
+
+    Adding, changing or removing the fail annotation then rolls the pods like a
+    template change does, so a running deployment shows the failure (or recovers).
+    """
+    fail = _fail_mode(dgd)
+    if not fail:
+        return _template_hash(component)
+    return _template_hash({**component, FAIL_ANNOTATION: fail})
+
+
+def _fail_mode(dgd: Obj) -> str:
+    annotations = dgd["metadata"].get("annotations") or {}
+    fail = str(annotations.get(FAIL_ANNOTATION) or "").strip()
+    return fail if fail in FAIL_MODES else ""
+
+
 def _template_hash_of(dgd: Obj, pod: Obj) -> str:
     wanted = pod["metadata"]["labels"].get(LABEL_COMPONENT)
     for component in (dgd.get("spec") or {}).get("components") or []:
         if component.get("name") == wanted:
-            return _template_hash(component)
+            return _pod_template_hash(dgd, component)
     return ""
 
 

@@ -293,6 +293,64 @@ def test_oom_kill_shows_in_last_state(
     assert (terminated.reason, terminated.exit_code) == ("OOMKilled", 137)
 
 
+def failure_shown(pod: Any) -> str | None:
+    """What a failing worker shows: its waiting reason, or OOMKilled once killed."""
+    statuses = pod.status.container_statuses or []
+    last = statuses[0].last_state.terminated if statuses else None
+    if last is not None and last.reason == "OOMKilled":
+        return "OOMKilled"
+    return waiting_reason(pod)
+
+
+def _is_running_ready(pod: Any) -> bool:
+    statuses = pod.status.container_statuses or []
+    return pod.status.phase == "Running" and bool(statuses) and statuses[0].ready
+
+
+def annotate_fail(custom: CustomObjectsApi, name: str, mode: str | None) -> None:
+    """Set (or with None, remove) the sandbox's failure trigger by merge patch."""
+    custom.patch_namespaced_custom_object(
+        GROUP,
+        "v1beta1",
+        NAMESPACE,
+        PLURAL,
+        name,
+        {"metadata": {"annotations": {"sandbox.dynamote.io/fail": mode}}},
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "shown"),
+    [
+        ("crash-loop", "CrashLoopBackOff"),
+        ("image-pull", "ImagePullBackOff"),
+        ("oom", "OOMKilled"),
+    ],
+    ids=["crash-loop", "image-pull", "oom"],
+)
+def test_fail_annotation_on_running_dgd_rolls_pods_and_recovers(
+    custom: CustomObjectsApi, core: CoreV1Api, mode: str, shown: str
+) -> None:
+    create(custom, make_dgd("late"))
+    wait_until(lambda: status(custom, "late").get("state") == "successful")
+    healthy = {p.metadata.name for p in worker_pods(core, "late")}
+
+    annotate_fail(custom, "late", mode)
+    failing = wait_until(
+        lambda: [p for p in worker_pods(core, "late") if failure_shown(p) == shown]
+    )
+    annotate_fail(custom, "late", None)
+    recovered = wait_until(
+        lambda: (
+            status(custom, "late").get("state") == "successful"
+            and [p for p in worker_pods(core, "late") if _is_running_ready(p)]
+        )
+    )
+
+    assert failing[0].metadata.name not in healthy
+    assert failing[0].metadata.name not in {p.metadata.name for p in recovered}
+
+
 def test_deletion_removes_pods_services_and_frees_gpus(
     sandbox: Sandbox, custom: CustomObjectsApi, core: CoreV1Api
 ) -> None:
