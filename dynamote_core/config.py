@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from dynamote_core.catalog import ENGINES, Catalog, Engine
+from dynamote_core.catalog import ENGINES, Catalog, Engine, Model
 from dynamote_core.errors import CatalogError, ConfigError, FieldError
 
 Mode = Literal["aggregated", "disaggregated"]
@@ -89,6 +89,41 @@ MANAGED_FLAGS: dict[str, str] = {
     "override-engine-args": "",
 }
 
+# Each setting as the app names it. Messages say these, never the field names;
+# `FieldError.field` keeps the field name, which the CLI maps to its --flags.
+FIELD_LABELS: dict[str, str] = {
+    "name": "Deployment name",
+    "namespace": "Namespace",
+    "model_id": "Model",
+    "engine": "Engine",
+    "mode": "Mode",
+    "served_model_name": "Served model name",
+    "router_mode": "Router",
+    "replicas": "Workers",
+    "prefill_replicas": "Prefill workers",
+    "decode_replicas": "Decode workers",
+    "hf_secret_name": "HF token secret",
+    "context_length": "Context length",
+    "enforce_eager": "Enforce eager mode",
+    "prefix_caching": "Prefix caching",
+    "trust_remote_code": "Trust remote code",
+    "engine_args": "Custom engine args",
+    "gpus_per_worker": "GPUs per worker",
+    "memory": "Memory per worker",
+    "dynamo_version": "Dynamo version",
+    "image": "Custom image",
+}
+
+# How to switch an on-by-default option off, per engine: a `false` value has
+# no argv form every engine reads, so it is refused with this advice.
+OFF_SWITCH_ADVICE: dict[str, str] = {
+    "vllm": "write vLLM's own off switch instead, such as no-{flag}: true",
+    "sglang": "SGLang has no --no- form: use its disable- option if it has one "
+    "(such as disable-radix-cache: true), or leave the flag out",
+    "trtllm": "TensorRT-LLM reads its options from the engine config, not --no- "
+    "flags: leave the flag out",
+}
+
 
 class DeploymentConfig(BaseModel):
     """Everything Dynamote needs to build one DynamoGraphDeployment.
@@ -130,6 +165,11 @@ class DeploymentConfig(BaseModel):
         if isinstance(value, str) and not value.strip():
             return None
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("engine_args", mode="before")
+    @classmethod
+    def _none_to_no_args(cls, value: Any) -> Any:
+        return "" if value is None else value
 
     @field_validator("hf_secret_name", mode="before")
     @classmethod
@@ -362,6 +402,7 @@ def _check_cross_fields(config: DeploymentConfig, catalog: Catalog) -> list[Fiel
         )
     errors += _check_context_length(config, catalog)
     errors += _check_managed_flags(config)
+    errors += _check_false_flags(config)
     return errors
 
 
@@ -399,17 +440,41 @@ def _check_context_length(
     if config.context_length is None or config.model_id not in catalog:
         return []
     model = catalog.get(config.model_id)
-    limit = max(model.context_length, model.max_position_embeddings or 0)
+    limit = max_context_length(model)
     if config.context_length <= limit:
         return []
     return [
         FieldError(
             "context_length",
-            f"{config.context_length} is more than {model.id} supports "
-            f"({limit} tokens).",
-            f"Use at most {limit}, or leave it empty for the model's default.",
+            f"{config.context_length} is more than {model.id} supports: at most "
+            f"{limit} tokens (its max_position_embeddings).",
+            f"Use at most {limit}, or leave it empty for the model's default "
+            f"({model.context_length}).",
         )
     ]
+
+
+def max_context_length(model: Model) -> int:
+    """The largest context a model accepts: its position embeddings, or its card's."""
+    return max(model.context_length, model.max_position_embeddings or 0)
+
+
+def context_length_warning(model: Model, context_length: int | None) -> str | None:
+    """Why a valid context above the model card's default deserves a second look.
+
+    None when the context is empty, within the card's default, or above the
+    maximum (that is `validate_config`'s error, not a warning).
+    """
+    limit = max_context_length(model)
+    if context_length is None or not model.context_length < context_length <= limit:
+        return None
+    return (
+        f"{context_length} tokens is more than the {model.context_length} tokens "
+        f"{model.id}'s model card gives as its context, but within the "
+        f"{limit} positions the model was built for (max_position_embeddings): "
+        "the engine accepts it, yet answers past "
+        f"{model.context_length} tokens may degrade."
+    )
 
 
 def _check_managed_flags(config: DeploymentConfig) -> list[FieldError]:
@@ -418,7 +483,7 @@ def _check_managed_flags(config: DeploymentConfig) -> list[FieldError]:
         setting = MANAGED_FLAGS.get(flag.replace("_", "-"))
         if setting is None:
             continue
-        fix = f"Use the '{setting}' setting instead." if setting else "Remove it."
+        fix = f"Use {_setting_phrase(setting)} instead." if setting else "Remove it."
         errors.append(
             FieldError(
                 "engine_args",
@@ -427,6 +492,52 @@ def _check_managed_flags(config: DeploymentConfig) -> list[FieldError]:
             )
         )
     return errors
+
+
+def _setting_phrase(field: str) -> str:
+    if field == "model_id":
+        return "the Model choice"
+    return f"the '{FIELD_LABELS[field]}' setting"
+
+
+def _check_false_flags(config: DeploymentConfig) -> list[FieldError]:
+    return [
+        false_flag_error(config.engine, flag)
+        for flag, value in config.parsed_engine_args.items()
+        if value is False and flag.replace("_", "-") not in MANAGED_FLAGS
+    ]
+
+
+def false_flag_error(engine: str, flag: str) -> FieldError:
+    """The error for a custom flag set to `false`, with the engine's way to turn it off.
+
+    Engines disagree on off switches (vLLM's --no-X, SGLang's --disable-X, none
+    for TRT-LLM), so Dynamote writes none itself rather than guess.
+    """
+    problem = f"--{flag}: false has no command-line form; it would be dropped."
+    if flag.replace("_", "-").startswith(("no-", "disable-")):
+        # A switch that only acts when given: leaving it out is its "false".
+        return FieldError(
+            "engine_args", problem, f"Remove the line: --{flag} acts only when given."
+        )
+    advice = OFF_SWITCH_ADVICE.get(engine, "leave the flag out").format(flag=flag)
+    return FieldError(
+        "engine_args",
+        problem,
+        f"To turn the option off, {advice}; to keep the engine's default, "
+        "remove the line.",
+    )
+
+
+def describe_field_error(error: FieldError) -> str:
+    """One sentence for a person: the field's label, its problem, the fix.
+
+    "Deployment name is required. Use ..." when the problem continues the
+    label as a sentence; "Context length: 0 is too small ..." otherwise.
+    """
+    label = FIELD_LABELS.get(error.field, error.field)
+    joiner = " " if error.problem[:1].islower() else ": "
+    return f"{label}{joiner}{error.problem} {error.fix}".strip()
 
 
 def _first_per_field(errors: list[FieldError]) -> list[FieldError]:
@@ -447,8 +558,8 @@ def _kind(value: Any) -> str:
 
 
 _FIXES: dict[str, str] = {
-    "name": "Use lower-case letters, digits and '-', start with a letter, "
-    f"at most {MAX_NAME_LENGTH} characters (e.g. qwen3-0-6b-vllm).",
+    "name": "Use lower-case letters, digits and '-', starting with a letter "
+    "(e.g. qwen3-0-6b-vllm).",
     "namespace": "Use lower-case letters, digits and '-', at most 63 characters.",
     "model_id": "Pick a model from the catalog.",
     "engine": "Choose one of: vllm, sglang, trtllm.",
@@ -481,12 +592,16 @@ def _field_error(error: Any) -> FieldError:
     return FieldError(field, _describe_problem(error), _FIXES.get(field, ""))
 
 
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def _describe_problem(error: Any) -> str:
     kind = error["type"]
     value = error.get("input")
     context = error.get("ctx") or {}
     shown = repr(value) if not isinstance(value, dict | list) else _kind(value)
-    if kind == "missing":
+    if kind == "missing" or _is_blank(value):
         return "is required."
     if kind in {"int_parsing", "int_type", "int_from_float"}:
         return f"{shown} is not a whole number."

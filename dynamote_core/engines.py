@@ -12,7 +12,8 @@ import json
 from typing import Any, Literal
 
 from dynamote_core.catalog import Engine, Model
-from dynamote_core.config import DeploymentConfig
+from dynamote_core.config import DeploymentConfig, false_flag_error
+from dynamote_core.errors import ManifestError
 
 Role = Literal["worker", "prefill", "decode"]
 
@@ -67,19 +68,24 @@ def worker_args(config: DeploymentConfig, model: Model, role: Role) -> list[str]
     """
     builders = {"vllm": _vllm_args, "sglang": _sglang_args, "trtllm": _trtllm_args}
     args = builders[config.engine](config, model, role)
-    return args + custom_args(config.parsed_engine_args)
+    return args + custom_args(config.parsed_engine_args, config.engine)
 
 
-def custom_args(parsed: dict[str, Any]) -> list[str]:
+def custom_args(parsed: dict[str, Any], engine: str = "") -> list[str]:
     """Custom engine arguments as separate argv items (never a shell string).
 
-    `true` becomes a bare flag, `false` drops the flag, mappings and lists
-    become compact JSON, anything else its text.
+    `true` becomes a bare flag, mappings and lists become compact JSON,
+    anything else its text. `engine` names the engine for the error below.
+
+    Raises:
+        ManifestError: a flag is `false`; `validate_config` refuses that
+            first, so this only guards configs built around it (a dropped
+            flag would silently keep the option on).
     """
     args: list[str] = []
     for flag, value in parsed.items():
         if value is False:
-            continue
+            raise ManifestError([false_flag_error(engine, flag)])
         args.append(f"--{flag}")
         if value is True:
             continue

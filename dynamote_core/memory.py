@@ -116,11 +116,9 @@ def _fit_warnings(
     model: Model, tokens: int, per_gpu: float, gpus: int, needed: dict[int, int | None]
 ) -> list[str]:
     warnings = []
-    if tokens > max(model.context_length, model.max_position_embeddings or 0):
-        warnings.append(
-            f"{tokens} tokens is more than {model.id} supports "
-            f"({model.context_length})."
-        )
+    limit = max(model.context_length, model.max_position_embeddings or 0)
+    if tokens > limit:
+        warnings.append(f"{tokens} tokens is more than {model.id} supports ({limit}).")
     largest = max(GPU_SIZES_GB)
     if per_gpu > largest * USABLE_FRACTION:
         hint = (

@@ -9,7 +9,11 @@ from typing import Any
 
 import streamlit as st
 
-from dynamote_core.config import DeploymentConfig, default_deployment_name
+from dynamote_core.config import (
+    DeploymentConfig,
+    default_deployment_name,
+    describe_field_error,
+)
 from dynamote_core.errors import ConfigError
 from ui import state
 from ui.render import escape_markdown
@@ -60,15 +64,37 @@ def seed_form(model: Any, settings: Any) -> None:
         "dynamo_version": settings.dynamo_version,
     }
     for field, key in FIELD_KEYS.items():
-        value = values[field]
-        st.session_state[key] = _widget_value(value)
+        st.session_state[key] = _widget_value(field, values[field])
     st.session_state[state.CONFIG_DEFAULT_NAME] = values["name"]
     st.session_state[state.CONFIG_FORM_MODEL] = model.id
+    note_args_engine()
 
 
-def _widget_value(value: Any) -> Any:
-    # Text widgets hold "" where the config holds None.
-    return "" if value is None else value
+# The engine the custom args were written for (the page warns when it changes).
+ARGS_ENGINE_KEY = "config_engine_args_engine"
+# Number inputs where empty is a value of its own: the config's None.
+NULLABLE_NUMBERS = frozenset({"context_length"})
+
+
+def _widget_value(field: str, value: Any) -> Any:
+    # Text widgets hold "" where the config holds None; nullable numbers hold None.
+    if value is None and field not in NULLABLE_NUMBERS:
+        return ""
+    return value
+
+
+def note_args_engine() -> None:
+    """Remember the engine the custom args are written for (on seeding or editing)."""
+    st.session_state[ARGS_ENGINE_KEY] = st.session_state.get(state.CONFIG_ENGINE)
+
+
+def args_engine_changed() -> str | None:
+    """The engine custom args were written for, when they are set and it changed."""
+    written_for = st.session_state.get(ARGS_ENGINE_KEY)
+    args = st.session_state.get(state.CONFIG_ENGINE_ARGS) or ""
+    if args.strip() and written_for != st.session_state.get(state.CONFIG_ENGINE):
+        return str(written_for)
+    return None
 
 
 def follow_default_name(model_id: str) -> None:
@@ -84,12 +110,18 @@ def follow_default_name(model_id: str) -> None:
 def read_form(model_id: str, namespace: str) -> dict[str, Any]:
     """The form's values as validate_config expects them."""
     values = {field: st.session_state.get(key) for field, key in FIELD_KEYS.items()}
-    # Empty optional text means "not set"; required text stays "" so it is named.
+    # Empty optional text means "not set"; required text stays "" so the
+    # error says the field is required.
     values = {
-        field: None if value == "" and field_default(field) is None else value
+        field: None if value == "" and _is_optional(field) else value
         for field, value in values.items()
     }
     return values | {"model_id": model_id, "namespace": namespace}
+
+
+def _is_optional(field: str) -> bool:
+    info = DeploymentConfig.model_fields[field]
+    return not info.is_required() and info.get_default() is None
 
 
 class FieldErrors:
@@ -98,6 +130,10 @@ class FieldErrors:
     def __init__(self, error: ConfigError | None) -> None:
         self.error = error
         self.shown: set[int] = set()
+
+    def has(self, field: str) -> bool:
+        """Whether this run has an error about `field`."""
+        return self.error is not None and bool(self.error.for_field(field))
 
     def show(self, *fields: str) -> None:
         if self.error is None:
@@ -117,7 +153,7 @@ class FieldErrors:
         if id(field_error) in self.shown:
             return
         self.shown.add(id(field_error))
-        text = f"{field_error.problem} {field_error.fix}".strip()
         st.error(
-            escape_markdown(f"{field_error.field}: {text}"), icon=":material/error:"
+            escape_markdown(describe_field_error(field_error)),
+            icon=":material/error:",
         )

@@ -1,12 +1,19 @@
 """Configure: settings for one model, live manifest preview, pre-flight, deploy."""
 
 import logging
+import re
 
 import pandas as pd
 import streamlit as st
 
-from dynamote_core.config import validate_config
+from dynamote_core.config import (
+    DEFAULT_DYNAMO_VERSION,
+    VERSION_PATTERN,
+    context_length_warning,
+    validate_config,
+)
 from dynamote_core.deployments import deploy, run_preflight
+from dynamote_core.engines import runtime_image
 from dynamote_core.errors import ConfigError, DynamoteError
 from dynamote_core.manifest import (
     build_graph_deployment,
@@ -81,10 +88,14 @@ def int_or(value, fallback: int) -> int:
     return value if isinstance(value, int) and value > 0 else fallback
 
 
-def render_memory(model) -> None:
-    context_length = int_or(
-        st.session_state.get(state.CONFIG_CONTEXT_LENGTH), model.context_length
-    )
+def render_memory(model, errors: form.FieldErrors) -> None:
+    # An invalid context is the field's one error; estimating it too would
+    # pile memory warnings about a context no engine would start with.
+    context_length = model.context_length
+    if not errors.has("context_length"):
+        context_length = int_or(
+            st.session_state.get(state.CONFIG_CONTEXT_LENGTH), model.context_length
+        )
     gpus = int_or(st.session_state.get(state.CONFIG_GPUS_PER_WORKER), 1)
     estimate = models.estimate_model_memory(model.id, context_length, gpus)
 
@@ -127,6 +138,14 @@ def render_core_fields(model, errors: form.FieldErrors) -> None:
             persist_state=PERSIST,
         )
         errors.show("engine")
+        written_for = form.args_engine_changed()
+        if written_for:
+            engine = st.session_state.get(state.CONFIG_ENGINE)
+            st.caption(
+                ":material/warning: Custom engine args (Advanced options) were "
+                f"written for {ENGINE_LABELS.get(written_for, written_for)}; they "
+                f"are passed to {ENGINE_LABELS.get(engine, engine)} as written."
+            )
         st.radio(
             "Mode",
             list(MODE_LABELS),
@@ -170,12 +189,16 @@ def render_core_fields(model, errors: form.FieldErrors) -> None:
         errors.show("hf_secret_name")
         st.number_input(
             "Context length (tokens)",
+            value=None,
             min_value=0,
             step=1024,
             key=state.CONFIG_CONTEXT_LENGTH,
             persist_state=PERSIST,
+            placeholder=f"The model's default ({model.context_length})",
+            help="Leave it empty for the model's default.",
         )
         errors.show("context_length")
+        render_context_warning(model, errors)
         st.number_input(
             "GPUs per worker",
             min_value=0,
@@ -191,6 +214,24 @@ def render_core_fields(model, errors: form.FieldErrors) -> None:
             placeholder="e.g. 64Gi",
         )
         errors.show("memory")
+
+
+def render_context_warning(model, errors: form.FieldErrors) -> None:
+    if errors.has("context_length"):
+        return
+    warning = context_length_warning(
+        model, st.session_state.get(state.CONFIG_CONTEXT_LENGTH)
+    )
+    if warning:
+        st.warning(escape_markdown(warning), icon=":material/warning:")
+
+
+def image_placeholder() -> str:
+    """The runtime image the chosen engine and version would use."""
+    version = str(st.session_state.get(state.CONFIG_DYNAMO_VERSION) or "").strip()
+    if not VERSION_PATTERN.fullmatch(version):
+        version = DEFAULT_DYNAMO_VERSION
+    return runtime_image(st.session_state[state.CONFIG_ENGINE], version)
 
 
 def render_replicas(errors: form.FieldErrors) -> None:
@@ -250,6 +291,7 @@ def render_advanced(errors: form.FieldErrors) -> None:
             height=120,
             persist_state=PERSIST,
             placeholder="max-num-seqs: 64",
+            on_change=form.note_args_engine,
         )
         errors.show("engine_args")
         st.text_input(
@@ -260,7 +302,7 @@ def render_advanced(errors: form.FieldErrors) -> None:
             "Custom image (optional)",
             key=state.CONFIG_IMAGE,
             persist_state=PERSIST,
-            placeholder="nvcr.io/nvidia/ai-dynamo/vllm-runtime:1.6.1",
+            placeholder=image_placeholder(),
         )
         errors.show("image")
 
@@ -290,23 +332,33 @@ def render_preview(config, model, api_version: str) -> str | None:
 
 
 def render_preflight(checks) -> bool:
-    """Show each check with icon and text; True when none failed."""
+    """Each check as a block of plain text, never clipped; True when none failed."""
     st.caption("Pre-flight checks against the cluster:")
-    rows = [
-        {
-            "Check": c.name,
-            "Result": label_verdict(c.verdict),
-            "Details": c.message,
-            "Fix": c.fix or "",
-        }
-        for c in checks
-    ]
-    st.dataframe(
-        pd.DataFrame(rows),
-        hide_index=True,
-        column_config={"Details": st.column_config.TextColumn(width="large")},
-    )
+    for check in checks:
+        render_check(check)
     return all(check.verdict != "fail" for check in checks)
+
+
+# A kubectl command inside a fix, e.g. "Install ..., or check: kubectl get pods".
+KUBECTL_COMMAND = re.compile(r"\bkubectl\s.*$")
+
+
+def render_check(check) -> None:
+    with st.container(border=True):
+        st.markdown(
+            f"**{escape_markdown(label_verdict(check.verdict))}** · "
+            f"{escape_markdown(check.name)}"
+        )
+        st.markdown(escape_markdown(check.message))
+        fix = check.fix or ""
+        command = KUBECTL_COMMAND.search(fix)
+        prose = fix[: command.start()].strip() if command else fix
+        if prose:
+            st.markdown(escape_markdown(f"Fix: {prose}"))
+        if command:
+            if not prose:
+                st.markdown("Fix:")
+            st.code(command.group().rstrip("."), language="bash", wrap_lines=True)
 
 
 def deploy_now(conn, config, manifest, model, api_version: str) -> None:
@@ -436,7 +488,7 @@ def main() -> None:
     with summary:
         render_model_summary(model)
     with memory:
-        render_memory(model)
+        render_memory(model, errors)
 
     st.subheader("Settings", anchor=False)
     render_core_fields(model, errors)

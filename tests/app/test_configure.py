@@ -25,10 +25,15 @@ def model_id() -> str:
 @pytest.mark.parametrize(
     ("widget", "key", "value", "field"),
     [
-        ("text_input", state.CONFIG_NAME, "Bad_Name!", "name"),
-        ("number_input", state.CONFIG_REPLICAS, 9, "replicas"),
-        ("number_input", state.CONFIG_CONTEXT_LENGTH, 10_000_000, "context\\_length"),
-        ("text_area", state.CONFIG_ENGINE_ARGS, "{not: [valid", "engine\\_args"),
+        ("text_input", state.CONFIG_NAME, "Bad_Name!", "Deployment name\\:"),
+        ("number_input", state.CONFIG_REPLICAS, 9, "Workers\\:"),
+        ("number_input", state.CONFIG_CONTEXT_LENGTH, 10_000_000, "Context length\\:"),
+        (
+            "text_area",
+            state.CONFIG_ENGINE_ARGS,
+            "{not: [valid",
+            "Custom engine args\\:",
+        ),
     ],
     ids=["name", "replicas", "context-length", "engine-args"],
 )
@@ -107,3 +112,73 @@ def test_deploy_creates_the_graph_deployment(
     link = at.get("page_link")[0]
     assert name in link.proto.label
     assert link.proto.page == "deployment"
+
+
+def test_a_cleared_context_length_means_the_model_default(open_page, model_id) -> None:
+    at = open_page(PAGE, model=model_id)
+
+    at.number_input(key=state.CONFIG_CONTEXT_LENGTH).set_value(None).run()
+
+    assert_no_exception(at)
+    assert not error_texts(at)
+    assert at.number_input(key=state.CONFIG_CONTEXT_LENGTH).value is None
+    assert "max-model-len" not in manifest_text(at)
+
+
+def test_a_huge_context_length_is_one_error_and_no_memory_warnings(
+    open_page, model_id
+) -> None:
+    at = open_page(PAGE, model=model_id)
+
+    at.number_input(key=state.CONFIG_CONTEXT_LENGTH).set_value(10**10).run()
+
+    assert len(error_texts(at)) == 1, error_texts(at)
+    assert not [w.value for w in at.warning if "GiB" in w.value]
+
+
+def test_a_context_above_the_card_warns_why(open_page) -> None:
+    model = next(m for m in load_catalog().models if m.max_position_embeddings)
+    assert model.max_position_embeddings > model.context_length
+    at = open_page(PAGE, model=model.id)
+
+    at.number_input(key=state.CONFIG_CONTEXT_LENGTH).set_value(
+        model.max_position_embeddings
+    ).run()
+
+    assert not error_texts(at)
+    warnings = " ".join(w.value for w in at.warning)
+    assert "max\\_position\\_embeddings" in warnings
+
+
+def test_a_cleared_name_says_it_is_required(open_page, model_id) -> None:
+    at = open_page(PAGE, model=model_id)
+
+    at.text_input(key=state.CONFIG_NAME).input("").run()
+
+    assert any(
+        text.startswith("Deployment name is required") for text in error_texts(at)
+    ), error_texts(at)
+
+
+def test_the_image_placeholder_and_args_caption_follow_the_engine(open_page) -> None:
+    model = next(m for m in load_catalog().models if len(m.engines) > 1)
+    at = open_page(PAGE, model=model.id)
+    at.text_area(key=state.CONFIG_ENGINE_ARGS).input("max-num-seqs: 8").run()
+    other = model.engines[1]
+
+    at.selectbox(key=state.CONFIG_ENGINE).set_value(other).run()
+
+    placeholder = at.text_input(key=state.CONFIG_IMAGE).placeholder
+    assert f"{other}-runtime" in placeholder or other in placeholder
+    captions = " ".join(c.value for c in at.caption)
+    assert "passed to" in captions and "as written" in captions
+
+
+def test_preflight_checks_render_as_readable_blocks(open_page, model_id) -> None:
+    at = open_page(PAGE, model=model_id)
+
+    markdown = " ".join(m.value for m in at.markdown)
+
+    assert_no_exception(at)
+    assert "PASS" in markdown or "WARN" in markdown or "FAIL" in markdown
+    assert not [df for df in at.dataframe if "Fix" in df.value.columns]

@@ -13,10 +13,13 @@ from dynamote_core.config import (
     MAX_NAME_LENGTH,
     NAME_PATTERN,
     DeploymentConfig,
+    context_length_warning,
     default_deployment_name,
+    describe_field_error,
+    max_context_length,
     validate_config,
 )
-from dynamote_core.errors import ConfigError
+from dynamote_core.errors import ConfigError, FieldError
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +77,10 @@ def test_text_values_from_a_form_are_converted(catalog: Catalog) -> None:
     ("changes", "field", "words"),
     [
         ({"name": "Qwen3"}, "name", "DNS-1123"),
-        ({"name": "3-qwen"}, "name", "start with a letter"),
+        ({"name": "3-qwen"}, "name", "starting with a letter"),
         ({"name": "qwen_3"}, "name", "DNS-1123"),
         ({"name": "a" * 31}, "name", "at most 30"),
-        ({"name": ""}, "name", "empty"),
+        ({"name": ""}, "name", "is required"),
         ({"namespace": "Team A"}, "namespace", "DNS-1123"),
         ({"namespace": "n" * 40, "name": "x" * 25}, "name", "namespace plus name"),
         ({"replicas": 0}, "replicas", "at least 1"),
@@ -142,14 +145,22 @@ def test_a_model_the_engine_does_not_support_is_an_engine_error(tmp_path: Path) 
 @pytest.mark.parametrize(
     ("engine_args", "flag", "setting"),
     [
-        ("model: other/model", "--model", "model_id"),
-        ("--served-model-name: x", "--served-model-name", "served_model_name"),
-        ('{"tensor_parallel_size": 2}', "--tensor_parallel_size", "gpus_per_worker"),
-        ("tp: 2", "--tp", "gpus_per_worker"),
-        ("disaggregation-mode: prefill", "--disaggregation-mode", "mode"),
+        ("model: other/model", "--model", "the Model choice"),
+        (
+            "--served-model-name: x",
+            "--served-model-name",
+            "'Served model name' setting",
+        ),
+        (
+            '{"tensor_parallel_size": 2}',
+            "--tensor_parallel_size",
+            "'GPUs per worker' setting",
+        ),
+        ("tp: 2", "--tp", "'GPUs per worker' setting"),
+        ("disaggregation-mode: prefill", "--disaggregation-mode", "'Mode' setting"),
         ("port: 9000", "--port", "Remove it"),
-        ("max-model-len: 100", "--max-model-len", "context_length"),
-        ("kv-events-config: {}", "--kv-events-config", "router_mode"),
+        ("max-model-len: 100", "--max-model-len", "'Context length' setting"),
+        ("kv-events-config: {}", "--kv-events-config", "'Router' setting"),
     ],
     ids=[
         "model",
@@ -272,3 +283,115 @@ def test_deployment_config_validates_its_own_fields() -> None:
             engine="vllm",
             replicas=0,
         )
+
+
+@pytest.mark.parametrize(
+    ("engine", "flag", "advice"),
+    [
+        ("vllm", "enable-chunked-prefill", "no-enable-chunked-prefill: true"),
+        ("sglang", "enable-mixed-chunk", "disable-"),
+        ("trtllm", "enable-chunked-prefill", "leave the flag out"),
+        ("vllm", "disable-log-stats", "acts only when given"),
+    ],
+    ids=["vllm", "sglang", "trtllm", "already-an-off-switch"],
+)
+def test_a_false_engine_arg_is_refused_with_the_engine_off_switch(
+    catalog: Catalog, engine: str, flag: str, advice: str
+) -> None:
+    model = next(m for m in catalog.models if m.supports(engine))
+
+    errors = _errors(
+        catalog, model_id=model.id, engine=engine, engine_args=f"{flag}: false"
+    )
+
+    assert f"--{flag}: false" in errors["engine_args"]
+    assert advice in errors["engine_args"]
+
+
+@pytest.mark.parametrize(
+    ("field", "label"),
+    [
+        ("name", "Deployment name"),
+        ("dynamo_version", "Dynamo version"),
+        ("model_id", "Model"),
+        ("namespace", "Namespace"),
+    ],
+    ids=["name", "version", "model", "namespace"],
+)
+@pytest.mark.parametrize("blank", ["", None], ids=["empty", "none"])
+def test_blank_required_text_reads_as_required_under_its_label(
+    catalog: Catalog, field: str, label: str, blank: str | None
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        validate_config(_settings(**{field: blank}), catalog)
+
+    (error,) = raised.value.for_field(field)
+    assert describe_field_error(error).startswith(f"{label} is required.")
+    assert "None" not in error.problem
+
+
+def test_a_blank_name_says_how_to_write_one(catalog: Catalog) -> None:
+    with pytest.raises(ConfigError) as raised:
+        validate_config(_settings(name=None), catalog)
+
+    (error,) = raised.value.for_field("name")
+    assert describe_field_error(error) == (
+        "Deployment name is required. Use lower-case letters, digits and '-', "
+        "starting with a letter (e.g. qwen3-0-6b-vllm)."
+    )
+
+
+@pytest.mark.parametrize("blank", [None, ""], ids=["none", "empty"])
+def test_empty_optional_values_mean_the_default(
+    catalog: Catalog, blank: str | None
+) -> None:
+    config = validate_config(
+        _settings(context_length=None, engine_args=blank, image=blank), catalog
+    )
+
+    assert config.context_length is None
+    assert config.engine_args == ""
+    assert config.image is None
+
+
+def test_context_errors_and_warnings_share_one_maximum(catalog: Catalog) -> None:
+    model = next(m for m in catalog.models if m.max_position_embeddings)
+    limit = max_context_length(model)
+    above_card = model.context_length + 1
+
+    errors = _errors(catalog, model_id=model.id, context_length=limit + 1)
+    at_limit = validate_config(
+        _settings(model_id=model.id, context_length=limit), catalog
+    )
+
+    assert f"at most {limit} tokens" in errors["context_length"]
+    assert at_limit.context_length == limit
+    assert context_length_warning(model, limit + 1) is None
+    assert context_length_warning(model, model.context_length) is None
+    if above_card <= limit:
+        warning = context_length_warning(model, above_card)
+        assert warning is not None
+        assert str(model.context_length) in warning
+        assert str(limit) in warning
+        assert "max_position_embeddings" in warning
+
+
+def test_a_huge_context_is_one_error(catalog: Catalog) -> None:
+    with pytest.raises(ConfigError) as raised:
+        validate_config(_settings(context_length=10**10), catalog)
+
+    assert [e.field for e in raised.value.field_errors] == ["context_length"]
+
+
+@pytest.mark.parametrize(
+    ("problem", "shown"),
+    [
+        ("0 is too small.", "Context length: 0 is too small."),
+        ("is required.", "Context length is required."),
+    ],
+    ids=["value-first", "verb-first"],
+)
+def test_describe_field_error_leads_with_the_label(problem: str, shown: str) -> None:
+    text = describe_field_error(FieldError("context_length", problem, ""))
+
+    assert text == shown

@@ -10,6 +10,7 @@ import pytest
 from dynamote_core.catalog import Catalog, load_catalog
 from dynamote_core.config import DeploymentConfig, validate_config
 from dynamote_core.engines import Role, custom_args, runtime_image, worker_args
+from dynamote_core.errors import ManifestError
 
 ENGINES = ("vllm", "sglang", "trtllm")
 
@@ -270,7 +271,7 @@ def test_round_robin_adds_no_engine_flags(catalog: Catalog, engine: str) -> None
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_custom_args_come_last_as_separate_items(catalog: Catalog, engine: str) -> None:
-    text = "max-num-seqs: 8\nenable-chunked-prefill: true\ndisable-log-stats: false\n"
+    text = "max-num-seqs: 8\nenable-chunked-prefill: true\n"
     text += 'speculative-config: {"method": "ngram", "n": 3}\nlist-arg: [1, 2]'
 
     args = _args(catalog, engine, engine_args=text)
@@ -284,7 +285,15 @@ def test_custom_args_come_last_as_separate_items(catalog: Catalog, engine: str) 
         "--list-arg",
         "[1,2]",
     ]
-    assert "--disable-log-stats" not in args
+
+
+def test_a_false_custom_arg_is_refused_not_dropped() -> None:
+    with pytest.raises(ManifestError) as raised:
+        custom_args({"max-num-seqs": 8, "enable-chunked-prefill": False}, "vllm")
+
+    (error,) = raised.value.field_errors
+    assert error.field == "engine_args"
+    assert "no-enable-chunked-prefill: true" in error.fix
 
 
 def test_custom_args_with_shell_characters_stay_one_item() -> None:

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from dynamote_core import config as config_module
 from dynamote_core.catalog import Catalog, load_catalog
 from dynamote_core.config import (
+    FIELD_LABELS,
     MANAGED_FLAGS,
     MAX_ENGINE_ARGS_BYTES,
     MAX_ENGINE_ARGS_DEPTH,
@@ -310,7 +311,15 @@ def test_flags_dynamote_manages_are_refused_with_the_setting_to_use(
     problem = str(raised.value.for_field("engine_args")[0])
     assert "set by Dynamote and cannot be overridden" in problem
     setting = MANAGED_FLAGS[flag.lstrip("-").replace("_", "-")]
-    assert (f"'{setting}' setting" if setting else "Remove it") in problem
+    assert _expected_fix(setting) in problem
+
+
+def _expected_fix(setting: str) -> str:
+    if not setting:
+        return "Remove it"
+    if setting == "model_id":
+        return "the Model choice"
+    return f"'{FIELD_LABELS[setting]}' setting"
 
 
 @pytest.mark.parametrize(
