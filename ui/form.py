@@ -41,6 +41,12 @@ FIELD_KEYS = {
 }
 
 
+# The engine the custom args were written for (the page warns when it changes).
+ARGS_ENGINE_KEY = "config_engine_args_engine"
+# Number inputs where empty is a value of its own: the config's None.
+NULLABLE_NUMBERS = frozenset({"context_length"})
+
+
 def field_default(field: str) -> Any:
     """DeploymentConfig's own default for a field, or None when it has none."""
     info = DeploymentConfig.model_fields.get(field)
@@ -68,12 +74,6 @@ def seed_form(model: Any, settings: Any) -> None:
     st.session_state[state.CONFIG_DEFAULT_NAME] = values["name"]
     st.session_state[state.CONFIG_FORM_MODEL] = model.id
     note_args_engine()
-
-
-# The engine the custom args were written for (the page warns when it changes).
-ARGS_ENGINE_KEY = "config_engine_args_engine"
-# Number inputs where empty is a value of its own: the config's None.
-NULLABLE_NUMBERS = frozenset({"context_length"})
 
 
 def _widget_value(field: str, value: Any) -> Any:
