@@ -68,6 +68,7 @@ __all__ = [
     "is_delete_stuck",
     "list_deployments",
     "run_preflight",
+    "sort_events_newest_first",
 ]
 
 GROUP = "nvidia.com"
@@ -303,13 +304,42 @@ def _list_events(
     raw = _list_json(
         CoreV1Api(api_client).list_namespaced_event, namespace, resource="events"
     )
-    events = [
-        to_event(item)
+    mine = [
+        item
         for item in raw
         if (item.get("involvedObject") or {}).get("name") in object_names
     ]
+    return [to_event(item) for item in sort_events_newest_first(mine)]
+
+
+def sort_events_newest_first(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """core/v1 Event dicts, the most recently seen first.
+
+    Kubernetes stamps `lastTimestamp` to the second, so events of one second
+    (Scheduled, Pulling, Pulled) tie; the later-written one, with the higher
+    `resourceVersion`, goes first.
+    """
+    return sorted(items, key=_event_order, reverse=True)
+
+
+def _event_order(item: dict[str, Any]) -> tuple[datetime, int]:
     never = datetime.min.replace(tzinfo=UTC)
-    return sorted(events, key=lambda e: e.last_seen or never, reverse=True)
+    version = str((item.get("metadata") or {}).get("resourceVersion") or "")
+    # resourceVersion is opaque by contract but an etcd revision in practice.
+    return (
+        parse_timestamp(_event_time(item)) or never,
+        int(version) if version.isdigit() else 0,
+    )
+
+
+def _event_time(item: dict[str, Any]) -> object:
+    """When the event was last seen: the first of the fields clients fill in."""
+    return (
+        item.get("lastTimestamp")
+        or item.get("eventTime")
+        or item.get("firstTimestamp")
+        or (item.get("metadata") or {}).get("creationTimestamp")
+    )
 
 
 def _list_json(
@@ -643,11 +673,7 @@ def _main_image(pod: dict[str, Any], containers: list[dict[str, Any]]) -> str | 
 def to_event(item: dict[str, Any]) -> KubeEvent:
     """A core/v1 Event dict as a `KubeEvent`."""
     involved = item.get("involvedObject") or {}
-    last_seen = (
-        item.get("lastTimestamp")
-        or item.get("eventTime")
-        or (item.get("metadata") or {}).get("creationTimestamp")
-    )
+    last_seen = _event_time(item)
     return KubeEvent(
         type=str(item.get("type") or "Normal"),
         reason=str(item.get("reason") or ""),

@@ -7,6 +7,7 @@ Hidden from the navigation: the Deployments list, Configure and old
 import pandas as pd
 import streamlit as st
 
+from dynamote_core.config import FIELD_LABELS
 from dynamote_core.errors import ClusterNotFound, DynamoteError
 from dynamote_core.manifest import kubectl_commands, render_manifest_yaml
 from ui import connection, state
@@ -30,10 +31,36 @@ SAMPLE_CURL = (
 )
 
 
-def key_value_table(values: dict) -> None:
+# What an unset optional setting means, in the words of the Configure page.
+UNSET_TEXT = {
+    "served_model_name": "same as model",
+    "hf_secret_name": "none",
+    "context_length": "model default",
+    "memory": "estimated",
+    "image": "engine default",
+    "engine_args": "none",
+}
+
+
+def format_setting(field: str, value: object) -> str:
+    """A setting's value as a reader says it: on/off, or what unset means."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value is None or value == "":
+        return UNSET_TEXT.get(field, "-")
+    return str(value)
+
+
+def settings_table(config) -> None:
+    # Custom engine args can run long: they close the table.
+    values = config.model_dump(exclude={"engine_args"})
+    values["engine_args"] = config.engine_args
     rows = [
-        {"Setting": key, "Value": "" if value is None else str(value)}
-        for key, value in values.items()
+        {
+            "Setting": FIELD_LABELS.get(field, field),
+            "Value": format_setting(field, value),
+        }
+        for field, value in values.items()
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, height="content")
 
@@ -137,6 +164,7 @@ def render_tables(details) -> None:
         st.caption("No pods yet.")
     st.subheader("Events", anchor=False)
     if details.events:
+        st.caption("Newest first.")
         events = [
             {
                 "Type": e.type,
@@ -191,10 +219,7 @@ def details_body(conn, name: str) -> None:
     render_access(details, conn)
     if details.config is not None:
         st.subheader("Settings", anchor=False)
-        key_value_table(
-            details.config.model_dump(exclude={"engine_args"})
-            | {"engine_args": details.config.engine_args}
-        )
+        settings_table(details.config)
     render_tables(details)
     if details.manifest:
         with st.expander("Manifest (as stored in the cluster)"):

@@ -120,6 +120,23 @@ def test_view_details_opens_pods_and_port_forward(open_page, deployed) -> None:
     assert any("curl" in code.value for code in at.code)
 
 
+def settings_of(at) -> dict[str, str]:
+    frame = next(f.value for f in at.dataframe if "Setting" in f.value.columns)
+    return dict(zip(frame["Setting"], frame["Value"], strict=True))
+
+
+def test_details_settings_use_labels_and_plain_values(open_page, deployed) -> None:
+    at = open_page(DETAILS, **{state.QUERY_NAME: deployed})
+
+    settings = settings_of(at)
+
+    assert_no_exception(at)
+    assert settings["Prefix caching"] == "on"
+    assert settings["Enforce eager mode"] == "off"
+    assert settings["Custom image"] == "engine default"
+    assert "prefix_caching" not in settings
+
+
 def test_unknown_name_in_url_says_so(open_page) -> None:
     at = open_page(DETAILS, name="does-not-exist")
 

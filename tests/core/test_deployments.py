@@ -147,6 +147,38 @@ def test_details_read_back_config_components_and_port_forward(
     assert details.explanations == []
 
 
+def make_event(name: str, reason: str, **times: str) -> dict[str, Any]:
+    """A core/v1 Event about the DGD `qwen`, stamped with the given time fields."""
+    return {
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "involvedObject": {"kind": "DynamoGraphDeployment", "name": "qwen"},
+        "reason": reason,
+        "message": "order check",
+        "type": "Normal",
+    } | times
+
+
+def test_details_events_are_newest_first(
+    sandbox: Sandbox, kube_api_client: ApiClient
+) -> None:
+    deploy(kube_api_client, make_manifest(make_config()), "v1beta1")
+    second, later = "2026-01-01T10:00:00Z", "2026-01-01T10:00:01.500000Z"
+    # Written in time order (the sandbox API takes no Event POST); Scheduled and
+    # Pulled share one second, as they do on a real cluster.
+    for event in [
+        make_event("e-old", "Created", firstTimestamp="2026-01-01T09:00:00Z"),
+        make_event("e-scheduled", "Scheduled", lastTimestamp=second),
+        make_event("e-pulled", "Pulled", lastTimestamp=second),
+        make_event("e-started", "Started", eventTime=later),
+    ]:
+        sandbox.store.create("events", event)
+
+    details = get_deployment_details(kube_api_client, NAMESPACE, "qwen", "v1beta1")
+
+    mine = [e.reason for e in details.events if e.message == "order check"]
+    assert mine == ["Started", "Pulled", "Scheduled", "Created"]
+
+
 @pytest.mark.parametrize(
     ("verb", "resource", "fail", "consequence"),
     [
