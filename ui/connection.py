@@ -12,10 +12,13 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cachetools
 import streamlit as st
 
 from dynamote_core import chat, cluster, deployments, kube
@@ -32,6 +35,33 @@ FALLBACK_API_VERSION = "v1beta1"
 STATUS_TTL_SECONDS = 5
 # The details fragment reruns every refresh; one /v1/models probe per few seconds.
 SERVING_TTL_SECONDS = 3
+
+
+def _read_shared_ttl() -> float:
+    # Decorators need the TTL at import; a bad environment is reported elsewhere.
+    # Just under one refresh period: each page refresh sees at most one fetch in
+    # flight, however many sessions refresh, and data is never older than that.
+    try:
+        return max(1.0, load_settings().refresh_seconds * 0.8)
+    except ConfigError:
+        return 8.0
+
+
+def shared_read(ttl: float) -> Callable[[Callable[..., Any]], Any]:
+    """Cache a cluster read for every session of this server, one fetch at a time.
+
+    With st.cache_data, sessions that miss together all fetch: 20 sessions on the
+    Deployments page refresh in step and sent 13x the API requests of one.
+    cachetools' `condition` makes them wait for the single fetch in flight.
+    Results are shared objects: callers read them and never change them.
+    """
+
+    def decorate(func: Callable[..., Any]) -> Any:
+        condition = threading.Condition()
+        cache: cachetools.TTLCache[Any, Any] = cachetools.TTLCache(256, ttl)
+        return cachetools.cached(cache, lock=condition, condition=condition)(func)
+
+    return decorate
 
 
 @dataclass(frozen=True)
@@ -134,7 +164,7 @@ def list_kube_contexts() -> tuple[list[str], str | None]:
     return kube.list_contexts(settings.kubeconfig)
 
 
-@st.cache_data(ttl=STATUS_TTL_SECONDS, show_spinner=False)
+@shared_read(ttl=_read_shared_ttl())
 def _fetch_cluster_status(
     kubeconfig: str | None,
     context: str | None,
@@ -166,15 +196,7 @@ def resolve_api_version(connection: Connection, status: Any | None) -> str:
     return FALLBACK_API_VERSION
 
 
-def _read_list_ttl() -> float:
-    # Decorators need the TTL at import; a bad environment is reported elsewhere.
-    try:
-        return max(1.0, load_settings().refresh_seconds / 2)
-    except ConfigError:
-        return 5.0
-
-
-@st.cache_data(ttl=_read_list_ttl(), show_spinner=False)
+@shared_read(ttl=_read_shared_ttl())
 def _fetch_deployments(
     kubeconfig: str | None,
     context: str | None,
@@ -191,7 +213,7 @@ def fetch_deployments(connection: Connection, api_version: str) -> list[Any]:
     return _fetch_deployments(*connection.client_key, connection.namespace, api_version)
 
 
-@st.cache_data(ttl=1, show_spinner=False)
+@shared_read(ttl=1)
 def _fetch_details(
     kubeconfig: str | None,
     context: str | None,
@@ -213,7 +235,7 @@ def fetch_deployment_details(
     )
 
 
-@st.cache_data(ttl=SERVING_TTL_SECONDS, show_spinner=False)
+@shared_read(ttl=SERVING_TTL_SECONDS)
 def _summarize_serving(
     kubeconfig: str | None,
     context: str | None,
@@ -275,7 +297,7 @@ def run_preflight_checks(
 def forget_cluster_reads() -> None:
     """Drop cached cluster reads, after a write or when the user asks to retry."""
     _run_preflight.clear()
-    _fetch_cluster_status.clear()
-    _fetch_deployments.clear()
-    _fetch_details.clear()
-    _summarize_serving.clear()
+    _fetch_cluster_status.cache_clear()
+    _fetch_deployments.cache_clear()
+    _fetch_details.cache_clear()
+    _summarize_serving.cache_clear()
