@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import streamlit as st
 
@@ -135,3 +135,19 @@ def guarded(func: Callable[P, None]) -> Callable[P, None]:
             func(*args, **kwargs)
 
     return wrapper
+
+
+def render_model_badges(model: Any, gated_label: str) -> None:
+    """Task, size and license badges, plus the gated badge where a token is needed."""
+    with st.container(horizontal=True, gap="small"):
+        st.badge(escape_markdown(model.task), icon=":material/category:", color="blue")
+        st.badge(
+            escape_markdown(model.size_label),
+            icon=":material/straighten:",
+            color="gray",
+        )
+        st.badge(
+            escape_markdown(model.license), icon=":material/gavel:", color="violet"
+        )
+        if model.gated:
+            st.badge(gated_label, icon=":material/lock:", color="orange")

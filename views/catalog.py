@@ -4,7 +4,13 @@ import streamlit as st
 
 from dynamote_core.catalog import search_models
 from ui import models, state
-from ui.render import escape_markdown, format_context, guarded, label_engine
+from ui.render import (
+    escape_markdown,
+    format_context,
+    guarded,
+    label_engine,
+    render_model_badges,
+)
 
 # Two cards a row fill the main column at both 1280 px (sidebar open) and
 # 768 px (sidebar collapsed) without a strip left empty; narrower screens stack.
@@ -16,20 +22,7 @@ def render_card(model) -> None:
     with st.container(border=True, height="stretch"):
         st.markdown(f"**{escape_markdown(model.display_name)}**")
         st.caption(escape_markdown(model.id))
-        with st.container(horizontal=True, gap="small"):
-            st.badge(
-                escape_markdown(model.task), icon=":material/category:", color="blue"
-            )
-            st.badge(
-                escape_markdown(model.size_label),
-                icon=":material/straighten:",
-                color="gray",
-            )
-            st.badge(
-                escape_markdown(model.license), icon=":material/gavel:", color="violet"
-            )
-            if model.gated:
-                st.badge("Gated", icon=":material/lock:", color="orange")
+        render_model_badges(model, gated_label="Gated")
         st.markdown(escape_markdown(model.description))
         st.caption(escape_markdown(describe_memory(model)))
         st.caption(

@@ -27,6 +27,7 @@ from ui.render import (
     escape_markdown,
     format_context,
     label_verdict,
+    render_model_badges,
     show_cluster_problem,
     show_error,
 )
@@ -56,22 +57,7 @@ def render_model_summary(model) -> None:
     with st.container(border=True):
         st.subheader(escape_markdown(model.display_name), anchor=False)
         st.caption(escape_markdown(f"{model.id} · {model.publisher} · {model.family}"))
-        with st.container(horizontal=True, gap="small"):
-            st.badge(
-                escape_markdown(model.task), icon=":material/category:", color="blue"
-            )
-            st.badge(
-                escape_markdown(model.size_label),
-                icon=":material/straighten:",
-                color="gray",
-            )
-            st.badge(
-                escape_markdown(model.license), icon=":material/gavel:", color="violet"
-            )
-            if model.gated:
-                st.badge(
-                    "Gated: needs an HF token", icon=":material/lock:", color="orange"
-                )
+        render_model_badges(model, gated_label="Gated: needs an HF token")
         st.markdown(escape_markdown(model.description))
         facts = {
             "Parameters": f"{model.parameters_b:g} B",
