@@ -233,7 +233,10 @@ def shoot_a_short_exchange(page: Page, panel: Locator, name: str) -> None:
     by_key(page, f"try_it_clear_{NAMESPACE}/{name}").get_by_role("button").click()
     expect(assistant_replies(panel)).to_have_count(0)
     send(page, panel, "Hello! Who are you?")
-    panel.get_by_text("The same request with curl").click()
+    # While the reply's rerun finishes, Streamlit can briefly hold the old and the
+    # new expander; wait for the run to end so exactly one is left.
+    wait_for_idle(page)
+    panel.get_by_text("The same request with curl").first.click()
     curl = panel.get_by_test_id("stCode").filter(
         has_text="curl -N http://localhost:8000/v1/chat/completions"
     )
