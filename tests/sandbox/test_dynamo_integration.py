@@ -55,6 +55,19 @@ def wait_until_serving(api_client: ApiClient, name: str) -> None:
     )
 
 
+def serve(
+    sandbox: Sandbox, api_client: ApiClient, manifest: dict[str, Any]
+) -> tuple[str, Any, Any]:
+    """Deploy, wait until the model is served; the DGD's name, runtime and graph."""
+    runtime = sandbox.dynamo
+    assert runtime is not None
+    name = deploy(api_client, manifest)
+    wait_until_serving(api_client, name)
+    graph = runtime.get_graph(NAMESPACE, name)
+    assert graph is not None
+    return name, runtime, graph
+
+
 @pytest.mark.dynamo
 def test_ready_dgd_is_served_through_the_service_proxy(
     dynamo_sandbox: Sandbox, dynamo_api_client: ApiClient
@@ -74,12 +87,9 @@ def test_ready_dgd_is_served_through_the_service_proxy(
 def test_deleted_dgd_stops_its_processes(
     dynamo_sandbox: Sandbox, dynamo_api_client: ApiClient
 ) -> None:
-    runtime = dynamo_sandbox.dynamo
-    assert runtime is not None
-    name = deploy(dynamo_api_client, build_dgd("deleted"))
-    wait_until_serving(dynamo_api_client, name)
-    graph = runtime.get_graph(NAMESPACE, name)
-    assert graph is not None
+    name, runtime, graph = serve(
+        dynamo_sandbox, dynamo_api_client, build_dgd("deleted")
+    )
     pids = graph.pids
 
     CustomObjectsApi(dynamo_api_client).delete_namespaced_custom_object(
@@ -97,11 +107,7 @@ def test_deleted_dgd_stops_its_processes(
 def test_changed_replicas_restart_the_graph(
     dynamo_sandbox: Sandbox, dynamo_api_client: ApiClient
 ) -> None:
-    runtime = dynamo_sandbox.dynamo
-    assert runtime is not None
-    name = deploy(dynamo_api_client, build_dgd("scaled"))
-    wait_until_serving(dynamo_api_client, name)
-    first = runtime.get_graph(NAMESPACE, name)
+    name, runtime, first = serve(dynamo_sandbox, dynamo_api_client, build_dgd("scaled"))
 
     CustomObjectsApi(dynamo_api_client).replace_namespaced_custom_object(
         GROUP, "v1beta1", NAMESPACE, PLURAL, name, build_dgd("scaled", replicas=2)
@@ -120,12 +126,9 @@ def test_changed_replicas_restart_the_graph(
 def test_sandbox_stop_leaves_nothing_running(
     dynamo_sandbox: Sandbox, dynamo_api_client: ApiClient
 ) -> None:
-    runtime = dynamo_sandbox.dynamo
-    assert runtime is not None
-    name = deploy(dynamo_api_client, build_dgd("stopped", replicas=2))
-    wait_until_serving(dynamo_api_client, name)
-    graph = runtime.get_graph(NAMESPACE, name)
-    assert graph is not None
+    name, runtime, graph = serve(
+        dynamo_sandbox, dynamo_api_client, build_dgd("stopped", replicas=2)
+    )
 
     dynamo_sandbox.stop()
 
@@ -155,11 +158,9 @@ def test_kv_router_with_two_workers_reports_cached_tokens(
 def test_disaggregated_dgd_answers(
     dynamo_sandbox: Sandbox, dynamo_api_client: ApiClient
 ) -> None:
-    runtime = dynamo_sandbox.dynamo
-    assert runtime is not None
-    name = deploy(dynamo_api_client, build_dgd("disagg", mode="disaggregated"))
-    wait_until_serving(dynamo_api_client, name)
-    graph = runtime.get_graph(NAMESPACE, name)
+    name, _runtime, graph = serve(
+        dynamo_sandbox, dynamo_api_client, build_dgd("disagg", mode="disaggregated")
+    )
 
     text, stats = chat_once(
         dynamo_api_client, NAMESPACE, name, MODEL, "Split prefill from decode."
