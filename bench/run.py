@@ -40,7 +40,13 @@ from dynamote_core.deployments import list_deployments  # noqa: E402
 from dynamote_core.kube import new_api_client  # noqa: E402
 from dynamote_core.manifest import build_graph_deployment  # noqa: E402
 from dynamote_core.sandbox import CONTEXT, Sandbox  # noqa: E402
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_healthy  # noqa: E402
+from tests.browser.conftest import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    _free_port,
+    _wait_healthy,
+    streamlit_command,
+)
 
 Row = tuple[str, str, str]
 
@@ -211,19 +217,7 @@ def streamlit_app(script: str, env: dict[str, str]) -> Iterator[tuple[str, int]]
     port = _free_port()
     with tempfile.TemporaryDirectory() as home:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                script,
-                "--server.port",
-                str(port),
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
+            streamlit_command(script, port),
             cwd=ROOT,
             env={**os.environ, "HOME": home, **env},
             stdout=subprocess.DEVNULL,

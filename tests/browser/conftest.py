@@ -58,6 +58,16 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], seconds: float) ->
     raise RuntimeError(f"streamlit did not become healthy at {url}")
 
 
+def streamlit_command(script: Path | str, port: int) -> list[str]:
+    """The argv that serves `script` headless on `port` (no shell, no telemetry)."""
+    return [
+        *(sys.executable, "-m", "streamlit", "run", str(script)),
+        *("--server.port", str(port)),
+        *("--server.headless", "true"),
+        *("--browser.gatherUsageStats", "false"),
+    ]
+
+
 def start_app(
     tmp_path: Path, extra_env: dict[str, str] | None = None
 ) -> tuple[str, subprocess.Popen[bytes]]:
@@ -75,19 +85,7 @@ def start_app(
     # The child keeps its own copy of the log descriptor; ours closes at once.
     with (tmp_path / "streamlit.log").open("wb") as log:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                str(ROOT / "app.py"),
-                "--server.port",
-                str(port),
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
+            streamlit_command(ROOT / "app.py", port),
             cwd=ROOT,
             env=env,
             stdout=log,
