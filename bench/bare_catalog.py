@@ -1,10 +1,11 @@
 """The yardstick for the Catalog benchmark: a bare Streamlit page with the same cards.
 
-Each card has the elements of a Dynamote catalog card (title, id, badges with
-icons, description, captions, a button), two to a row, filled straight from
-catalog.json. No navigation, sidebar, settings storage, search, fragment, cluster
-or Dynamote code runs, so its first render is the framework's floor for this much
-content on this machine.
+Each card has the elements of a Dynamote catalog card (a bordered box holding one
+markdown text with name, id, badges and description, a two-line caption and a
+button with a tooltip), two to a row, filled straight from catalog.json. No
+navigation, sidebar, settings storage, search, fragment, cluster or Dynamote code
+runs, so its first render is the framework's floor for this much content on this
+machine.
 """
 
 import json
@@ -17,20 +18,30 @@ entries = json.loads((ROOT / "catalog.json").read_text())
 
 
 def card(index: int, entry: dict) -> None:
+    badges = [
+        f":blue-badge[:material/category: {entry['task']}]",
+        f":gray-badge[:material/straighten: {entry['size_label']}]",
+        f":violet-badge[:material/gavel: {entry['license']}]",
+    ]
+    if entry.get("gated"):
+        badges.append(":orange-badge[:material/lock: Gated]")
     with st.container(border=True, height="stretch"):
-        st.markdown(f"**{entry['display_name']}**")
-        st.caption(entry["id"])
-        with st.container(horizontal=True, gap="small"):
-            st.badge(entry["task"], icon=":material/category:", color="blue")
-            st.badge(entry["size_label"], icon=":material/straighten:", color="gray")
-            st.badge(entry["license"], icon=":material/gavel:", color="violet")
-            if entry.get("gated"):
-                st.badge("Gated", icon=":material/lock:", color="orange")
-        st.markdown(entry["description"])
-        st.caption("≈ 10 GiB GPU memory per worker at 32k context")
-        st.caption("Engines: " + ", ".join(entry.get("engines", [])))
+        st.markdown(
+            f"**{entry['display_name']}**  \n:small[:gray[{entry['id']}]]\n\n"
+            + " ".join(badges)
+            + "\n\n"
+            + entry["description"]
+        )
+        st.caption(
+            "≈ 10 GiB GPU memory per worker at 32k context  \n"
+            "Engines: " + ", ".join(entry.get("engines", []))
+        )
         st.button(
-            "Configure", key=f"bare_{index}", icon=":material/tune:", type="primary"
+            "Configure",
+            key=f"bare_{index}",
+            icon=":material/tune:",
+            type="primary",
+            help=f"Configure a deployment of {entry['id']}",
         )
 
 

@@ -9,10 +9,12 @@ many sessions watching the same namespace cost about the API calls of one.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,19 +49,78 @@ def _read_shared_ttl() -> float:
         return 8.0
 
 
-def shared_read(ttl: float) -> Callable[[Callable[..., Any]], Any]:
+def shared_read(
+    ttl: float, *, serve_stale_for: float = 0.0
+) -> Callable[[Callable[..., Any]], Any]:
     """Cache a cluster read for every session of this server, one fetch at a time.
 
     With st.cache_data, sessions that miss together all fetch: 20 sessions on the
     Deployments page refresh in step and sent 13x the API requests of one.
     cachetools' `condition` makes them wait for the single fetch in flight.
     Results are shared objects: callers read them and never change them.
+
+    With `serve_stale_for`, a value past its `ttl` is still returned for that many
+    more seconds while one background thread fetches a fresh one, so a page never
+    waits on the cluster for a read it made moments ago. A failed refresh drops
+    the value: the next read fetches in line and shows the error.
     """
 
     def decorate(func: Callable[..., Any]) -> Any:
         condition = threading.Condition()
-        cache: cachetools.TTLCache[Any, Any] = cachetools.TTLCache(256, ttl)
-        return cachetools.cached(cache, lock=condition, condition=condition)(func)
+        cache: cachetools.TTLCache[Any, Any] = cachetools.TTLCache(
+            256, ttl + serve_stale_for
+        )
+
+        # Bumped by cache_clear; a refresh that started before a clear is dropped.
+        state = {"generation": 0}
+        refreshing: set[Any] = set()
+        name = getattr(func, "__name__", repr(func))
+
+        def fetch_stamped(*args: Any) -> tuple[float, int, Any]:
+            generation = state["generation"]
+            return time.monotonic(), generation, func(*args)
+
+        cached = cachetools.cached(cache, lock=condition, condition=condition)(
+            fetch_stamped
+        )
+
+        def refresh(key: Any, args: tuple[Any, ...]) -> None:
+            try:
+                fresh = fetch_stamped(*args)
+            except Exception as error:  # the next read fetches in line and shows it
+                log.debug("Background refresh of %s failed: %s", name, error)
+                fresh = None
+            with condition:
+                refreshing.discard(key)
+                if fresh is not None and fresh[1] == state["generation"]:
+                    cache[key] = fresh
+                elif fresh is None:
+                    cache.pop(key, None)
+
+        def start_refresh(args: tuple[Any, ...]) -> None:
+            key = cachetools.keys.hashkey(*args)
+            with condition:
+                if key in refreshing:
+                    return
+                refreshing.add(key)
+            threading.Thread(
+                target=refresh, args=(key, args), name="dynamote-refresh", daemon=True
+            ).start()
+
+        @functools.wraps(func)
+        def read(*args: Any) -> Any:
+            fetched_at, _, value = cached(*args)
+            if serve_stale_for and time.monotonic() - fetched_at > ttl:
+                start_refresh(args)
+            return value
+
+        def cache_clear() -> None:
+            with condition:
+                state["generation"] += 1
+                cache.clear()
+
+        read.cache_clear = cache_clear  # type: ignore[attr-defined]
+        return read
 
     return decorate
 
@@ -164,7 +225,9 @@ def list_kube_contexts() -> tuple[list[str], str | None]:
     return kube.list_contexts(settings.kubeconfig)
 
 
-@shared_read(ttl=_read_shared_ttl())
+# The sidebar shows the cluster's facts on every page's first run: they change
+# slowly, so a page shows the last ones at once while a fresh read runs behind it.
+@shared_read(ttl=_read_shared_ttl(), serve_stale_for=60)
 def _fetch_cluster_status(
     kubeconfig: str | None,
     context: str | None,

@@ -38,7 +38,7 @@ def test_search_filters_by_typed_words(open_page) -> None:
 
     shown = shown_model_ids(at)
     assert 0 < len(shown) < total
-    assert at.text_input(key=state.CATALOG_SEARCH).proto.live_debounce_ms > 0
+    assert at.text_input(key=state.CATALOG_SEARCH).proto.HasField("live_debounce_ms")
 
 
 def test_search_without_match_says_so(open_page) -> None:
