@@ -1,24 +1,29 @@
-"""Per-browser settings: kept in the browser's localStorage, read once per session.
+"""Per-browser settings: kept in a cookie, read on a session's first run.
 
 Defaults come from the process settings (environment variables). The stored copy
-is read when the browser component has reported it; until then, and wherever no
-browser runs the component (AppTest), the defaults apply and saving still updates
-the session. Validation reuses `load_settings`, so the browser settings obey the
-same rules as the environment variables.
+arrives with the session itself (`st.context.cookies` holds the cookies the
+browser sent when the page opened), so the first run already uses it: no page is
+drawn with the defaults first and no extra rerun is needed to learn them.
+Wherever no browser sends the cookie (AppTest, a first visit), the defaults
+apply and saving still updates the session. Validation reuses `load_settings`,
+so the browser settings obey the same rules as the environment variables.
 
-The component is our own (Streamlit custom component v2): it reads and writes one
-fixed localStorage item whatever the page's path, so every page sees the same
-settings. It reports the stored value once per session and writes only when
-Python queues a write; each report or acknowledgement is one rerun, never more.
+Writing needs the browser: a tiny component of our own (Streamlit custom
+component v2) sets or removes the cookie, and is rendered only while a write is
+waiting, so pages that only read settings load no component code at all. It
+confirms each write with one rerun, never more. The cookie holds the settings'
+names (namespace, secret name, context, versions), never a token.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
+from urllib.parse import unquote
 
 import streamlit as st
 
@@ -31,52 +36,46 @@ log = logging.getLogger(__name__)
 STORAGE_ITEM = "dynamote.settings"
 API_VERSION_CHOICES = ("auto", "v1beta1", "v1alpha1")
 
+COOKIE_MAX_AGE_SECONDS = 400 * 24 * 3600  # the longest browsers keep a cookie
+
 # `sent` lives as long as the page: the module is imported once per page load, and
-# a repeated call with the same data must not send (and rerun) twice.
+# a repeated call with the same data must not write (and rerun) twice.
 _STORAGE_JS = """
 const sent = new Set();
 
-function readItem(item) {
+function readCookie(item) {
+    const prefix = `${encodeURIComponent(item)}=`;
+    const found = document.cookie.split("; ").find((c) => c.startsWith(prefix));
+    if (found === undefined) {
+        return null;
+    }
     try {
-        const raw = window.localStorage.getItem(item);
-        return raw === null ? null : JSON.parse(raw);
+        return JSON.parse(decodeURIComponent(found.slice(prefix.length)));
     } catch (error) {
         return null;
     }
 }
 
-function writeItem(item, value) {
-    try {
-        if (value === null) {
-            window.localStorage.removeItem(item);
-        } else {
-            window.localStorage.setItem(item, JSON.stringify(value));
-        }
-    } catch (error) {
-        console.error("Dynamote could not write its settings:", error);
+function writeCookie(item, value, maxAge) {
+    const name = encodeURIComponent(item);
+    const attributes = "path=/; SameSite=Strict";
+    if (value === null) {
+        document.cookie = `${name}=; max-age=0; ${attributes}`;
+    } else {
+        const text = encodeURIComponent(JSON.stringify(value));
+        document.cookie = `${name}=${text}; max-age=${maxAge}; ${attributes}`;
     }
 }
 
-function sendOnce(mark, setStateValue, sync) {
+export default function ({ data, setStateValue }) {
+    const { item, session, write, maxAge } = data;
+    const mark = `${session}:write:${write.id}`;
     if (sent.has(mark)) {
         return;
     }
     sent.add(mark);
-    setStateValue("sync", sync);
-}
-
-export default function ({ data, setStateValue }) {
-    const { item, session, write, report } = data;
-    if (write) {
-        const mark = `${session}:write:${write.id}`;
-        if (!sent.has(mark)) {
-            writeItem(item, write.value);
-            sendOnce(mark, setStateValue, { stored: readItem(item), acked: write.id });
-        }
-    } else if (report) {
-        const sync = { stored: readItem(item), acked: 0 };
-        sendOnce(`${session}:report`, setStateValue, sync);
-    }
+    writeCookie(item, write.value, maxAge);
+    setStateValue("sync", { stored: readCookie(item), acked: write.id });
 }
 """
 
@@ -175,37 +174,55 @@ def current_settings() -> BrowserSettings:
 
 
 def read_browser_storage() -> None:
-    """Take in the component's last report; call first thing on every run.
+    """Take in the stored settings and the component's last report; call first.
 
-    Loads the saved settings on the run after the component's first report, and
-    drops the queued write once the component has confirmed it.
+    On a session's first run, loads the settings from the cookie the browser
+    sent. Later, drops the queued write once the component has confirmed it.
     """
-    reported = st.session_state.get(state.BROWSER_STORAGE)
-    sync = reported.get("sync") if isinstance(reported, Mapping) else None
-    if not isinstance(sync, Mapping):
-        return
-    pending = st.session_state.get(state.STORAGE_PENDING)
-    if pending is not None and pending["id"] <= (sync.get("acked") or 0):
-        st.session_state.pop(state.STORAGE_PENDING, None)
     if not st.session_state.get(state.SETTINGS_LOADED):
         st.session_state[state.SETTINGS_LOADED] = True
-        load_stored_settings(sync.get("stored"))
+        load_stored_settings(read_settings_cookie())
+    reported = st.session_state.get(state.BROWSER_STORAGE)
+    sync = reported.get("sync") if isinstance(reported, Mapping) else None
+    pending = st.session_state.get(state.STORAGE_PENDING)
+    acked = (sync.get("acked") or 0) if isinstance(sync, Mapping) else 0
+    if pending is not None and pending["id"] <= acked:
+        st.session_state.pop(state.STORAGE_PENDING, None)
+
+
+def read_settings_cookie() -> Any:
+    """The settings the browser sent in its cookie (see `decode_settings_cookie`)."""
+    return decode_settings_cookie(st.context.cookies.get(STORAGE_ITEM))
+
+
+def decode_settings_cookie(raw: str | None) -> Any:
+    """The cookie's value as the component wrote it (URL-encoded JSON), or None."""
+    if not raw:
+        return None
+    try:
+        return json.loads(unquote(raw))
+    except ValueError:
+        log.warning("Ignoring a settings cookie that is not JSON")
+        return None
 
 
 def render_browser_storage() -> None:
-    """Render the storage component; call last thing on every run.
+    """Render the storage component while a write waits; call last thing on every run.
 
-    Last, because its first report reruns the app: coming after the page has
-    rendered, that rerun cannot cut the first run short. (A run cut short before
-    a seeded widget reached the browser left that widget empty in the browser,
+    Last, because its confirmation reruns the app: coming after the page has
+    rendered, that rerun cannot cut the run short. (A run cut short before a
+    seeded widget reached the browser left that widget empty in the browser,
     which then sent the empty value back on the next interaction.)
     """
+    write = st.session_state.get(state.STORAGE_PENDING)
+    if write is None:
+        return
     session = st.session_state.setdefault(state.STORAGE_SESSION, uuid.uuid4().hex)
     data = {
         "item": STORAGE_ITEM,
         "session": session,
-        "write": st.session_state.get(state.STORAGE_PENDING),
-        "report": not st.session_state.get(state.SETTINGS_LOADED),
+        "write": write,
+        "maxAge": COOKIE_MAX_AGE_SECONDS,
     }
     # The event container adds no space to the page (a 0 px element would).
     with st._event:
@@ -229,9 +246,6 @@ def load_stored_settings(stored: Any) -> None:
         log.warning("Ignoring saved browser settings: %s", "; ".join(map(str, errors)))
         return
     st.session_state[state.SETTINGS] = settings
-    forget_settings_form()
-    # The Configure form was filled from the defaults before the report arrived.
-    st.session_state.pop(state.CONFIG_FORM_MODEL, None)
 
 
 def queue_browser_write(value: dict[str, str] | None) -> None:

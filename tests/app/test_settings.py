@@ -71,3 +71,49 @@ def test_each_field_says_which_variable_gives_its_default(open_page) -> None:
         "DYNAMO\\_VERSION",
     ):
         assert variable in captions
+
+
+def test_settings_from_the_cookie_apply_on_the_first_run(
+    open_page, monkeypatch
+) -> None:
+    from ui import storage
+
+    stored = {"namespace": "team-c", "hf_secret": "team-c-token"}
+    monkeypatch.setattr(storage, "read_settings_cookie", lambda: stored)
+
+    at = open_page()
+
+    assert_no_exception(at)
+    assert at.session_state[state.SETTINGS].namespace == "team-c"
+    captions = " ".join(caption.value for caption in at.sidebar.caption)
+    assert "team\\-c" in captions
+
+
+def test_invalid_settings_in_the_cookie_are_ignored(open_page, monkeypatch) -> None:
+    from ui import storage
+
+    monkeypatch.setattr(
+        storage, "read_settings_cookie", lambda: {"namespace": "Not_Valid"}
+    )
+
+    at = open_page()
+
+    assert_no_exception(at)
+    assert at.session_state[state.SETTINGS].namespace == "dynamo-system"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("%7B%22namespace%22%3A%22team-a%22%7D", {"namespace": "team-a"}),
+        ('{"namespace":"team-a"}', {"namespace": "team-a"}),
+        ("not json", None),
+        ("", None),
+        (None, None),
+    ],
+    ids=["url-encoded", "plain-json", "garbage", "empty", "absent"],
+)
+def test_settings_cookie_is_decoded_or_ignored(raw, expected) -> None:
+    from ui import storage
+
+    assert storage.decode_settings_cookie(raw) == expected

@@ -269,6 +269,7 @@ def test_settings_survive_reload_and_new_tab_but_not_another_browser(
 ) -> None:
     saved = f"hf-{uuid.uuid4().hex[:6]}"
     save_hf_secret(page, saved)
+    cookies = {c["name"]: c for c in page.context.cookies()}
 
     page.reload()
     expect(hf_secret_field(page)).to_have_value(saved)
@@ -285,6 +286,9 @@ def test_settings_survive_reload_and_new_tab_but_not_another_browser(
         )
     finally:
         other_browser.close()
+    assert saved in cookies["dynamote.settings"]["value"]
+    assert cookies["dynamote.settings"]["sameSite"] == "Strict"
+    assert cookies["dynamote.settings"]["path"] == "/"
 
 
 def test_settings_saved_on_settings_apply_on_other_pages(page: Page) -> None:
