@@ -180,13 +180,9 @@ def render_chat(
     """
     history_key = try_it_key(state.TRY_IT_HISTORY_PREFIX, namespace, dgd_name)
     history: list[dict[str, Any]] = st.session_state.setdefault(history_key, [])
-    if history and st.button(
-        "Clear chat",
-        key=try_it_key(state.TRY_IT_CLEAR_PREFIX, namespace, dgd_name),
-        icon=":material/delete_sweep:",
-        type="tertiary",
-    ):
-        history.clear()
+    # Filled last, so the button shows in the same run as the first reply; its
+    # callback empties the history before the next run draws it.
+    clear_slot = st.container()
     messages = st.container()
     with messages:
         for entry in history:
@@ -195,33 +191,56 @@ def render_chat(
         "Send a message",
         key=try_it_key(state.TRY_IT_INPUT_PREFIX, namespace, dgd_name),
     )
-    if not prompt:
-        return
+    if prompt:
+        with messages:
+            send_prompt(api_client, (namespace, dgd_name), model, options, prompt)
+    if history:
+        with clear_slot:
+            st.button(
+                "Clear chat",
+                key=try_it_key(state.TRY_IT_CLEAR_PREFIX, namespace, dgd_name),
+                icon=":material/delete_sweep:",
+                type="tertiary",
+                on_click=history.clear,
+            )
+
+
+def send_prompt(
+    api_client: Any,
+    target: tuple[str, str],
+    model: str | None,
+    options: tuple[int, float, float],
+    prompt: str,
+) -> None:
+    """Show the prompt, stream the answer, and add both to the history."""
+    namespace, dgd_name = target
+    history = st.session_state[
+        try_it_key(state.TRY_IT_HISTORY_PREFIX, namespace, dgd_name)
+    ]
     conversation = build_conversation(history, prompt)
     history.append({"role": "user", "content": prompt})
-    with messages:
-        render_entry(history[-1], namespace, dgd_name)
-        with st.chat_message("assistant"):
-            reply = Reply()
-            if model is None:
-                reply.error = chat.ModelNotListed(
-                    "The frontend lists no model to chat with yet.",
-                    remedy="Wait until the deployment shows Serving.",
+    render_entry(history[-1], namespace, dgd_name)
+    with st.chat_message("assistant"):
+        reply = Reply()
+        if model is None:
+            reply.error = chat.ModelNotListed(
+                "The frontend lists no model to chat with yet.",
+                remedy="Wait until the deployment shows Serving.",
+            )
+        else:
+            st.write_stream(
+                stream_reply(
+                    api_client,
+                    namespace,
+                    dgd_name,
+                    model,
+                    conversation,
+                    options,
+                    reply,
                 )
-            else:
-                st.write_stream(
-                    stream_reply(
-                        api_client,
-                        namespace,
-                        dgd_name,
-                        model,
-                        conversation,
-                        options,
-                        reply,
-                    )
-                )
-            entry = record_reply(reply)
-            render_reply_footer(entry, namespace, dgd_name)
+            )
+        entry = record_reply(reply)
+        render_reply_footer(entry, namespace, dgd_name)
     history.append(entry)
 
 

@@ -123,6 +123,10 @@ def test_chat_streams_a_reply_with_stats(
     history = at.session_state[try_it_key(state.TRY_IT_HISTORY_PREFIX, NAMESPACE, name)]
     assert [entry["role"] for entry in history] == ["user", "assistant"]
     assert "port-forward svc/chat-frontend" in texts(at.code)
+    clear = at.button(key=try_it_key(state.TRY_IT_CLEAR_PREFIX, NAMESPACE, name))
+    clear.click().run()
+    assert replies(at) == []
+    assert not history
 
 
 @pytest.mark.dynamo

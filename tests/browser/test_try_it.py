@@ -227,8 +227,6 @@ def shoot_a_short_exchange(page: Page, panel: Locator, name: str) -> None:
 
     The 1280 px one is the README's picture of the tab.
     """
-    # The rerun also brings "Clear chat": the run that streamed the first reply
-    # drew the page while the history was still empty.
     set_max_tokens(page, name, 32)
     by_key(page, f"try_it_clear_{NAMESPACE}/{name}").get_by_role("button").click()
     expect(assistant_replies(panel)).to_have_count(0)
