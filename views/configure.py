@@ -176,7 +176,6 @@ def render_core_fields(model, errors: form.FieldErrors) -> None:
         st.number_input(
             "Context length (tokens)",
             value=None,
-            min_value=0,
             step=1024,
             key=state.CONFIG_CONTEXT_LENGTH,
             persist_state=PERSIST,
@@ -187,7 +186,6 @@ def render_core_fields(model, errors: form.FieldErrors) -> None:
         render_context_warning(model, errors)
         st.number_input(
             "GPUs per worker",
-            min_value=0,
             step=1,
             key=state.CONFIG_GPUS_PER_WORKER,
             persist_state=PERSIST,
@@ -226,7 +224,6 @@ def render_replicas(errors: form.FieldErrors) -> None:
         with prefill:
             st.number_input(
                 "Prefill workers",
-                min_value=0,
                 step=1,
                 key=state.CONFIG_PREFILL_REPLICAS,
                 persist_state=PERSIST,
@@ -235,7 +232,6 @@ def render_replicas(errors: form.FieldErrors) -> None:
         with decode:
             st.number_input(
                 "Decode workers",
-                min_value=0,
                 step=1,
                 key=state.CONFIG_DECODE_REPLICAS,
                 persist_state=PERSIST,
@@ -244,7 +240,6 @@ def render_replicas(errors: form.FieldErrors) -> None:
     else:
         st.number_input(
             "Workers (replicas)",
-            min_value=0,
             step=1,
             key=state.CONFIG_REPLICAS,
             persist_state=PERSIST,

@@ -137,8 +137,15 @@ def configure_qwen(page: Page, name: str) -> None:
     ).to_be_visible()
 
     commit_text(name_field, name)
+    workers = by_key(page, "config_replicas").locator("input")
+    commit_text(workers, "-3")
+
+    workers_error = main.get_by_role("alert").filter(has_text="Workers: ")
+    expect(workers_error).to_contain_text("-3 is too small: it must be at least 1")
+    commit_text(workers, "1")
 
     expect(error).to_have_count(0)
+    expect(workers_error).to_have_count(0)
     expect(manifest).to_contain_text(f"name: {name}")
     expect(by_key(page, "config_deploy").get_by_role("button")).to_be_enabled()
     assert_no_traceback(page)
