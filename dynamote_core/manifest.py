@@ -133,12 +133,7 @@ def kubectl_commands(config: DeploymentConfig, file_name: str = "") -> KubectlCo
             f"kubectl port-forward svc/{config.name}-frontend "
             f"{FRONTEND_PORT}:{FRONTEND_PORT} -n {namespace}"
         ),
-        create_secret=(
-            f"kubectl create secret generic {secret} "
-            f"--from-literal=HF_TOKEN=<your token> -n {namespace}"
-            if secret
-            else None
-        ),
+        create_secret=create_secret_command(secret, namespace) if secret else None,
         get_pods=f"kubectl get pods -n {namespace} -l {GRAPH_NAME_LABEL}={config.name}",
         curl=(
             f"curl localhost:{FRONTEND_PORT}/v1/chat/completions "
@@ -188,6 +183,14 @@ def _frontend_env(config: DeploymentConfig) -> list[dict[str, str]]:
     if config.router_mode == "none":
         return []
     return [{"name": "DYN_ROUTER_MODE", "value": config.router_mode}]
+
+
+def create_secret_command(secret: str, namespace: str) -> str:
+    """The kubectl line that creates the HF token secret; the token is a placeholder."""
+    return (
+        f"kubectl create secret generic {secret} "
+        f"--from-literal=HF_TOKEN=<your token> -n {namespace}"
+    )
 
 
 def _secret_ref(config: DeploymentConfig, model: Model) -> list[dict[str, Any]]:

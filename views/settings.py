@@ -5,6 +5,7 @@ from dataclasses import asdict
 import streamlit as st
 
 from dynamote_core.errors import DynamoteError
+from dynamote_core.manifest import create_secret_command
 from ui import connection, state, storage
 from ui.render import escape_markdown
 
@@ -117,6 +118,32 @@ def reset_form() -> None:
     st.session_state[state.SETTINGS_MESSAGE] = "reset"
 
 
+def warn_about_missing_objects() -> None:
+    """After a save: say so when the namespace or the secret is not on the cluster."""
+    conn = connection.resolve_connection()
+    status = connection.peek_cluster_status(conn)
+    if status is None:
+        return
+    if status.namespace_exists is False:
+        st.warning(
+            escape_markdown(
+                f"Namespace {conn.namespace} does not exist on the cluster yet: "
+                "deployments cannot be created there. Create it, or choose another:"
+            ),
+            icon=":material/warning:",
+        )
+        st.code(f"kubectl create namespace {conn.namespace}", language="bash")
+    elif status.hf_secret_exists is False:
+        st.info(
+            escape_markdown(
+                f"Secret {conn.hf_secret} does not exist in namespace {conn.namespace}:"
+                " gated models cannot download without it. Create it with:"
+            ),
+            icon=":material/key:",
+        )
+        st.code(create_secret_command(conn.hf_secret, conn.namespace), language="bash")
+
+
 st.title("Settings", anchor=False)
 st.caption("Stored in this browser: they survive a reload and differ per browser.")
 
@@ -157,5 +184,7 @@ elif outcome == "saved" and writing:
     )
 elif outcome == "saved":
     st.success("Settings saved in this browser.", icon=":material/check:")
+if outcome == "saved":
+    warn_about_missing_objects()
 elif outcome == "reset":
     st.success("Settings reset to the defaults.", icon=":material/check:")

@@ -117,3 +117,34 @@ def test_settings_cookie_is_decoded_or_ignored(raw, expected) -> None:
     from ui import storage
 
     assert storage.decode_settings_cookie(raw) == expected
+
+
+def test_saving_a_namespace_the_cluster_lacks_says_how_to_create_it(
+    open_page,
+) -> None:
+    at = open_page(PAGE)
+
+    at.text_input(key=state.SETTINGS_NAMESPACE).input("team-missing").run()
+    at.button(key=state.SETTINGS_SAVE).click().run()
+
+    assert_no_exception(at)
+    assert at.session_state[state.SETTINGS].namespace == "team-missing"
+    assert "team\\-missing does not exist" in at.warning[0].value
+    assert "kubectl create namespace team-missing" in [code.value for code in at.code]
+
+
+def test_saving_a_secret_the_namespace_lacks_says_how_to_create_it(
+    open_page,
+) -> None:
+    at = open_page(PAGE)
+
+    at.text_input(key=state.SETTINGS_HF_SECRET).input("no-such-secret").run()
+    at.button(key=state.SETTINGS_SAVE).click().run()
+
+    assert_no_exception(at)
+    assert "no\\-such\\-secret does not exist" in at.info[0].value
+    assert any(
+        "kubectl create secret generic no-such-secret" in code.value
+        and "<your token>" in code.value
+        for code in at.code
+    )
