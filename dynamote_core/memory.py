@@ -89,6 +89,17 @@ def estimate_memory(
     )
 
 
+def suggest_gpus_per_worker(
+    estimate: MemoryEstimate, gpu_memory_gib: float
+) -> int | None:
+    """The fewest GPUs of `gpu_memory_gib` one worker of `estimate` fits on.
+
+    None when even the largest tensor-parallel size is too small: the context
+    has to shrink (the estimate's warnings say so).
+    """
+    return _gpus_needed(estimate.weights_gib, estimate.kv_cache_gib, gpu_memory_gib)
+
+
 def _kv_cache_gib(model: Model, tokens: int, warnings: list[str]) -> float:
     per_token = model.kv_cache_bytes_per_token
     if per_token is None:
@@ -104,7 +115,7 @@ def _overhead_per_gpu(weights_gib: float, gpus: int) -> float:
     return OVERHEAD_FIXED_GIB + OVERHEAD_FRACTION * weights_gib / gpus
 
 
-def _gpus_needed(weights: float, kv_cache: float, size_gb: int) -> int | None:
+def _gpus_needed(weights: float, kv_cache: float, size_gb: float) -> int | None:
     for gpus in TENSOR_PARALLEL_SIZES:
         per_gpu = (weights + kv_cache) / gpus + _overhead_per_gpu(weights, gpus)
         if per_gpu <= size_gb * USABLE_FRACTION:

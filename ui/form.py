@@ -15,7 +15,8 @@ from dynamote_core.config import (
     describe_field_error,
 )
 from dynamote_core.errors import ConfigError
-from ui import state
+from dynamote_core.memory import suggest_gpus_per_worker
+from ui import models, state
 from ui.render import escape_markdown
 
 # DeploymentConfig field -> widget key. The page renders one widget per entry.
@@ -55,8 +56,16 @@ def field_default(field: str) -> Any:
     return info.get_default(call_default_factory=True)
 
 
-def seed_form(model: Any, settings: Any) -> None:
-    """Fill the form with defaults for `model`; called when the model changes."""
+# Where the cluster's GPUs are unknown, size workers for the common 80 GB cards.
+REFERENCE_GPU_MEMORY_GIB = 80.0
+
+
+def seed_form(model: Any, settings: Any, gpu_memory_gib: float | None = None) -> None:
+    """Fill the form with defaults for `model`; called when the model changes.
+
+    GPUs per worker starts at the fewest GPUs of `gpu_memory_gib` (the cluster's
+    largest, when known) that hold the model at its default context.
+    """
     engine = st.session_state.get(state.CONFIG_ENGINE)
     if engine not in model.engines:
         engine = model.engines[0]
@@ -68,12 +77,20 @@ def seed_form(model: Any, settings: Any) -> None:
         "hf_secret_name": settings.hf_secret,
         "context_length": model.context_length,
         "dynamo_version": settings.dynamo_version,
+        "gpus_per_worker": suggest_gpus(model, gpu_memory_gib),
     }
     for field, key in FIELD_KEYS.items():
         st.session_state[key] = _widget_value(field, values[field])
     st.session_state[state.CONFIG_DEFAULT_NAME] = values["name"]
     st.session_state[state.CONFIG_FORM_MODEL] = model.id
     note_args_engine()
+
+
+def suggest_gpus(model: Any, gpu_memory_gib: float | None) -> int:
+    """GPUs per worker for `model` at its default context; 1 when nothing fits."""
+    estimate = models.estimate_model_memory(model.id, model.context_length, 1)
+    memory = gpu_memory_gib or REFERENCE_GPU_MEMORY_GIB
+    return suggest_gpus_per_worker(estimate, memory) or 1
 
 
 def _widget_value(field: str, value: Any) -> Any:

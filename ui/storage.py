@@ -195,9 +195,13 @@ def read_settings_cookie() -> Any:
     return decode_settings_cookie(st.context.cookies.get(STORAGE_ITEM))
 
 
-def decode_settings_cookie(raw: str | None) -> Any:
-    """The cookie's value as the component wrote it (URL-encoded JSON), or None."""
-    if not raw:
+def decode_settings_cookie(raw: object) -> Any:
+    """The cookie's value as the component wrote it (URL-encoded JSON), or None.
+
+    Anything but a non-empty string counts as no cookie (AppTest's stand-in
+    client answers with a mock object).
+    """
+    if not isinstance(raw, str) or not raw:
         return None
     try:
         return json.loads(unquote(raw))

@@ -70,6 +70,15 @@ def render_model_summary(model) -> None:
         )
 
 
+def largest_gpu_memory() -> float | None:
+    """The memory of the cluster's largest GPUs, when the cluster says."""
+    status = connection.peek_cluster_status(connection.resolve_connection())
+    sizes = [
+        pool.memory_gib for pool in (status.gpus if status else []) if pool.memory_gib
+    ]
+    return max(sizes, default=None)
+
+
 def int_or(value, fallback: int) -> int:
     return value if isinstance(value, int) and value > 0 else fallback
 
@@ -442,7 +451,7 @@ def main() -> None:
     model_id = choose_model_id(catalog)
     model = catalog.get(model_id)
     if st.session_state.get(state.CONFIG_FORM_MODEL) != model_id:
-        form.seed_form(model, settings)
+        form.seed_form(model, settings, largest_gpu_memory())
     st.session_state[state.SELECTED_MODEL] = model_id
     st.session_state[state.CONFIG_MODEL] = model_id
     st.query_params[state.QUERY_MODEL] = model_id

@@ -55,7 +55,10 @@ def custom_objects() -> client.CustomObjectsApi:
 
 
 def assert_no_exception(at: AppTest) -> None:
+    """No exception escaped, and none was caught by the page guard either."""
     assert not at.exception, [item.value for item in at.exception]
+    caught = [item.value for item in at.error if "Something went wrong" in item.value]
+    assert not caught, caught
 
 
 def error_texts(at: AppTest) -> list[str]:

@@ -182,3 +182,18 @@ def test_preflight_checks_render_as_readable_blocks(open_page, model_id) -> None
     assert_no_exception(at)
     assert "PASS" in markdown or "WARN" in markdown or "FAIL" in markdown
     assert not [df for df in at.dataframe if "Fix" in df.value.columns]
+
+
+@pytest.mark.parametrize(
+    ("model_id", "gpus"),
+    [("Qwen/Qwen3-0.6B", 1), ("meta-llama/Llama-3.3-70B-Instruct", 4)],
+    ids=["small-model", "70b-on-the-sandbox-80gb-gpus"],
+)
+def test_gpus_per_worker_starts_at_what_the_model_needs(
+    open_page, model_id, gpus
+) -> None:
+    at = open_page(PAGE, model=model_id)
+
+    assert_no_exception(at)
+    assert at.number_input(key=state.CONFIG_GPUS_PER_WORKER).value == gpus
+    assert not [text for text in at.warning if "per GPU" in text.value]

@@ -110,8 +110,9 @@ def test_invalid_settings_in_the_cookie_are_ignored(open_page, monkeypatch) -> N
         ("not json", None),
         ("", None),
         (None, None),
+        (object(), None),
     ],
-    ids=["url-encoded", "plain-json", "garbage", "empty", "absent"],
+    ids=["url-encoded", "plain-json", "garbage", "empty", "absent", "not-a-string"],
 )
 def test_settings_cookie_is_decoded_or_ignored(raw, expected) -> None:
     from ui import storage

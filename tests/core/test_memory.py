@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from dynamote_core.catalog import Catalog, Model, load_catalog
-from dynamote_core.memory import GIB, GPU_SIZES_GB, estimate_memory
+from dynamote_core.memory import (
+    GIB,
+    GPU_SIZES_GB,
+    estimate_memory,
+    suggest_gpus_per_worker,
+)
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +135,26 @@ def test_fits_uses_the_usable_share_of_the_gpu(catalog: Catalog) -> None:
 
     assert estimate.fits(48)
     assert not estimate.fits(estimate.per_gpu_gib)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "gpu_gib", "expected"),
+    [
+        ("Qwen/Qwen3-0.6B", 24, 1),
+        ("meta-llama/Llama-3.3-70B-Instruct", 80, 4),
+        ("meta-llama/Llama-3.3-70B-Instruct", 141, 2),
+        ("meta-llama/Llama-3.3-70B-Instruct", 24, None),
+    ],
+    ids=["small-on-24", "70b-on-80", "70b-on-141", "70b-too-big-for-24"],
+)
+def test_suggested_gpus_are_the_fewest_that_hold_the_worker(
+    catalog: Catalog, model_id: str, gpu_gib: float, expected: int | None
+) -> None:
+    model = catalog.get(model_id)
+    estimate = estimate_memory(model, model.context_length)
+
+    suggested = suggest_gpus_per_worker(estimate, gpu_gib)
+
+    assert suggested == expected
+    if suggested is not None:
+        assert estimate_memory(model, model.context_length, suggested).fits(gpu_gib)
