@@ -23,11 +23,12 @@ from urllib.parse import unquote
 from dynamote_core.errors import FieldError
 from dynamote_core.sandbox import convert
 from dynamote_core.sandbox.cluster import KUBE_VERSION
+from dynamote_core.sandbox.encoding import EncodedObjects, encode_json, encode_list
 from dynamote_core.sandbox.selectors import (
     apply_json_patch,
     apply_merge_patch,
-    match_fields,
-    match_labels,
+    compile_field_selector,
+    compile_label_selector,
 )
 from dynamote_core.sandbox.store import (
     AlreadyStored,
@@ -123,7 +124,7 @@ class Response:
 
     @classmethod
     def json(cls, status: int, obj: Obj) -> Response:
-        return cls(status, json.dumps(obj).encode())
+        return cls(status, encode_json(obj))
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ class KubeApi:
         # Said with a proxy's 503 for a Service without a backend (e.g. how to add one).
         self.missing_backend_hint = ""
         self.validate: Callable[[Obj], list[FieldError]] = validate_graph_deployment
+        self.encoded = EncodedObjects()
 
     # -- configuration used by Sandbox -------------------------------------------------
 
@@ -306,38 +308,42 @@ class KubeApi:
         return Response.json(200, self._present(request, target, obj))
 
     def _list(self, request: Request, target: Target) -> Response:
-        items = self._select(request, target)
-        kind = self._kind(target)
-        listing: Obj = {
-            "kind": f"{kind}List",
+        objects = self._select(request, target)
+        head: Obj = {
+            "kind": f"{self._kind(target)}List",
             "apiVersion": f"{target.group}/{target.version}" if target.group else "v1",
             "metadata": {"resourceVersion": self.store.resource_version},
-            "items": [
-                self._present(request, target, obj, in_list=True) for obj in items
-            ],
         }
         if "as=PartialObjectMetadataList" in request.accept:
-            listing["kind"], listing["apiVersion"] = (
+            head["kind"], head["apiVersion"] = (
                 "PartialObjectMetadataList",
                 "meta.k8s.io/v1",
             )
-        return Response.json(200, listing)
+        if "as=PartialObjectMetadata" in request.accept:
+            items = [
+                encode_json(self._present(request, target, obj, in_list=True))
+                for obj in objects
+            ]
+        else:
+            items = self.encoded.encode_all(
+                objects, target.version, lambda obj: self._present(request, target, obj)
+            )
+        return Response(200, encode_list(head, items))
 
     def _select(self, request: Request, target: Target) -> list[Obj]:
-        labels = request.query.get("labelSelector")
-        fields = request.query.get("fieldSelector")
+        is_selected = self._compile_selectors(request)
+        return self.store.list(
+            target.resource, target.namespace, where=is_selected, copied=False
+        )
 
-        def is_selected(obj: Obj) -> bool:
-            return match_labels(
-                labels, obj["metadata"].get("labels") or {}
-            ) and match_fields(fields, obj)
-
+    def _compile_selectors(self, request: Request) -> Callable[[Obj], bool]:
+        """The request's label and field selectors as one test of an object."""
         try:
-            return self.store.list(
-                target.resource, target.namespace, where=is_selected, copied=False
-            )
+            labels = compile_label_selector(request.query.get("labelSelector"))
+            fields = compile_field_selector(request.query.get("fieldSelector"))
         except ValueError as error:
             raise ApiError(400, "BadRequest", str(error)) from error
+        return lambda obj: labels(obj["metadata"].get("labels") or {}) and fields(obj)
 
     def _watch(self, request: Request, target: Target) -> Response:
         since_text = request.query.get("resourceVersion", "")
@@ -348,10 +354,7 @@ class KubeApi:
             if since_text.isdigit() and since_text != "0"
             else int(self.store.resource_version)
         )
-        labels, fields = (
-            request.query.get("labelSelector"),
-            request.query.get("fieldSelector"),
-        )
+        is_selected = self._compile_selectors(request)
 
         def events() -> Iterator[bytes]:
             for obj in initial:
@@ -360,20 +363,15 @@ class KubeApi:
                 for change in self.store.changes_since(
                     target.resource, target.namespace, since, timeout
                 ):
-                    obj = change.obj
-                    if match_labels(
-                        labels, obj["metadata"].get("labels") or {}
-                    ) and match_fields(fields, obj):
-                        yield self._watch_line(request, target, change.kind, obj)
+                    if is_selected(change.obj):
+                        yield self._watch_line(request, target, change.kind, change.obj)
             except ResourceVersionTooOld as error:
                 gone = ApiError(
                     410,
                     "Expired",
                     f"too old resource version: {error} ({self.store.resource_version})",  # noqa: E501 - Kubernetes' own wording
                 )
-                yield (
-                    json.dumps({"type": "ERROR", "object": gone.body()}) + "\n"
-                ).encode()
+                yield encode_json({"type": "ERROR", "object": gone.body()}) + b"\n"
 
         return Response(200, stream=events())
 
@@ -381,7 +379,7 @@ class KubeApi:
         self, request: Request, target: Target, kind: str, obj: Obj
     ) -> bytes:
         event = {"type": kind, "object": self._present(request, target, obj)}
-        return (json.dumps(event) + "\n").encode()
+        return encode_json(event) + b"\n"
 
     def _present(
         self, request: Request, target: Target, obj: Obj, in_list: bool = False
