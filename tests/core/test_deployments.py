@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -120,6 +121,29 @@ def test_list_costs_two_requests_for_1_or_30_deployments(
     thirty = count_list_requests()
 
     assert (one, thirty) == ((1, 2), (30, 2))
+
+
+def test_list_leaves_the_cycle_collector_running(kube_api_client: ApiClient) -> None:
+    deploy(kube_api_client, make_manifest(make_config()), "v1beta1")
+    gc.enable()
+
+    rows = list_deployments(kube_api_client, NAMESPACE, "v1beta1")
+
+    assert [row.name for row in rows] == ["qwen"]
+    assert gc.isenabled()
+
+
+def test_failed_list_leaves_the_cycle_collector_running(
+    sandbox: Sandbox, kube_api_client: ApiClient
+) -> None:
+    deploy(kube_api_client, make_manifest(make_config()), "v1beta1")
+    sandbox.deny("list", "pods", NAMESPACE)
+    gc.enable()
+
+    with pytest.raises(ClusterForbidden):
+        list_deployments(kube_api_client, NAMESPACE, "v1beta1")
+
+    assert gc.isenabled()
 
 
 def test_details_read_back_config_components_and_port_forward(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -426,3 +427,61 @@ def test_one_info_line_per_write_and_no_body(
         "create dynamographdeployments/probe in namespace dynamo-system: ok"
     ]
     assert not any("vllm-runtime" in r.getMessage() for r in ours)
+
+
+# ---------------------------------------------------------------- the collector pause
+
+
+@pytest.fixture
+def collector_enabled() -> Iterator[None]:
+    """Start with the cycle collector on and leave it on, whatever a test does."""
+    gc.enable()
+    yield
+    gc.enable()
+
+
+@pytest.mark.usefixtures("collector_enabled")
+def test_collector_resumes_after_nested_and_overlapping_pauses() -> None:
+    first, second = kube.paused_garbage_collector(), kube.paused_garbage_collector()
+
+    first.__enter__()
+    with kube.paused_garbage_collector():
+        nested = gc.isenabled()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    overlapping = gc.isenabled()
+    second.__exit__(None, None, None)
+
+    assert (nested, overlapping, gc.isenabled()) == (False, False, True)
+
+
+@pytest.mark.usefixtures("collector_enabled")
+def test_collector_resumes_when_the_block_raises() -> None:
+    with pytest.raises(ValueError), kube.paused_garbage_collector():
+        kube.parse_json_object(b"{not json")
+
+    assert gc.isenabled()
+
+
+@pytest.mark.usefixtures("collector_enabled")
+def test_a_collector_disabled_before_stays_disabled() -> None:
+    gc.disable()
+
+    with kube.paused_garbage_collector():
+        pass
+
+    assert not gc.isenabled()
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b'{"kind":"PodList","items":[]}', {"kind": "PodList", "items": []}),
+        (b"", {}),
+        (None, {}),
+        (b"[1, 2]", {}),
+    ],
+    ids=["object", "empty", "none", "not-an-object"],
+)
+def test_parse_json_object(data: bytes | None, expected: dict[str, Any]) -> None:
+    assert kube.parse_json_object(data) == expected
