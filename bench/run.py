@@ -34,9 +34,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.status import bench_status_table, fill_deployments  # noqa: E402
+from bench.timing import Row, median_ms, p99_ms  # noqa: E402
 from dynamote_core.catalog import load_catalog  # noqa: E402
 from dynamote_core.config import DeploymentConfig  # noqa: E402
-from dynamote_core.deployments import list_deployments  # noqa: E402
 from dynamote_core.kube import new_api_client  # noqa: E402
 from dynamote_core.manifest import build_graph_deployment  # noqa: E402
 from dynamote_core.sandbox import CONTEXT, Sandbox  # noqa: E402
@@ -47,18 +48,6 @@ from tests.browser.conftest import (  # noqa: E402
     _wait_healthy,
     streamlit_command,
 )
-
-Row = tuple[str, str, str]
-
-
-def median_ms(samples: list[float]) -> float:
-    return statistics.median(samples) * 1000
-
-
-def p99_ms(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
-
 
 # ------------------------------------------------------------ 2. manifests
 
@@ -93,120 +82,6 @@ def bench_manifests(repeat: int) -> list[Row]:
             f"{len(samples)} builds",
         )
     ]
-
-
-# ------------------------------------------------------------ 3. status table
-
-
-def bench_status_table(count: int, rounds: int) -> list[Row]:
-    rows: list[Row] = []
-    catalog = load_catalog()
-    model = catalog.get("Qwen/Qwen3-0.6B")
-    nodes = f"{count // 2}x8xA100-80"
-    with (
-        Sandbox(nodes=nodes, speed=0.05) as sandbox,
-        tempfile.TemporaryDirectory() as tmp,
-    ):
-        kubeconfig = sandbox.write_kubeconfig(Path(tmp) / "kubeconfig")
-        client = new_api_client(str(kubeconfig), CONTEXT)
-        requests_per_refresh: dict[int, int] = {}
-        created = 0
-        for target in (10, count):
-            created = _fill(client, model, created, target)
-            _wait_for_pods(client, target * 4)
-            before = sandbox.request_count
-            list_deployments(client, "dynamo-system", "v1beta1")
-            requests_per_refresh[target] = sandbox.request_count - before
-        # A real operator runs outside the API server; pause the simulated one so
-        # its ticks do not compete for this process's interpreter while timing.
-        sandbox.operator.stop()
-        timings = []
-        for _ in range(rounds):
-            start = time.perf_counter()
-            table = list_deployments(client, "dynamo-system", "v1beta1")
-            timings.append(time.perf_counter() - start)
-        pods = sum(len(row.pods) for row in table)
-        derive = _time_derive_only(client, rounds)
-    rows.append(
-        (
-            f"Status table: {len(table)} DGDs, {pods} pods",
-            f"median {median_ms(timings):.0f} ms, p99 {p99_ms(timings):.0f} ms",
-            "target < 300 ms",
-        )
-    )
-    rows.append(
-        (
-            "  of which deriving the table from the two answers",
-            f"median {median_ms(derive):.0f} ms",
-            "the rest is the two API calls",
-        )
-    )
-    rows.append(
-        (
-            "API requests per refresh",
-            ", ".join(f"{n} DGDs: {r}" for n, r in requests_per_refresh.items()),
-            "target: constant",
-        )
-    )
-    return rows
-
-
-def _time_derive_only(client: Any, rounds: int) -> list[float]:
-    """Time the client-side work alone: grouping pods and summarizing each DGD."""
-    from dynamote_core import cluster, deployments
-
-    dgds = cluster.list_graph_deployments(client, "dynamo-system", "v1beta1")
-    pods = deployments._list_dgd_pods(client, "dynamo-system", None)
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        grouped = deployments._group_pods(pods)
-        now = deployments._now()
-        for dgd in dgds:
-            deployments.summarize_deployment(
-                dgd, grouped.get(cluster.object_name(dgd), []), now
-            )
-        samples.append(time.perf_counter() - start)
-    return samples
-
-
-def _fill(client: Any, model: Any, start: int, stop: int) -> int:
-    """Create DGDs through the API, as Dynamote would (this part is not timed)."""
-    from kubernetes.client import CustomObjectsApi
-
-    api = CustomObjectsApi(client)
-    for index in range(start, stop):
-        config = DeploymentConfig(
-            name=f"bench-{index:04d}",
-            namespace="dynamo-system",
-            model_id=model.id,
-            engine="vllm",
-            mode="disaggregated",
-            decode_replicas=2,
-        )
-        manifest = build_graph_deployment(config, model, "v1beta1")
-        api.create_namespaced_custom_object(
-            "nvidia.com", "v1beta1", "dynamo-system", "dynamographdeployments", manifest
-        )
-    return stop
-
-
-def _wait_for_pods(client: Any, expected: int) -> None:
-    from kubernetes.client import CoreV1Api
-
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        pods = CoreV1Api(client).list_namespaced_pod(
-            "dynamo-system",
-            label_selector="nvidia.com/dynamo-graph-deployment-name",
-            _preload_content=False,
-        )
-        if (
-            pods.data.count(b'"kind": "Pod"') + pods.data.count(b'"kind":"Pod"')
-            >= expected
-        ):
-            return
-        time.sleep(0.5)
 
 
 # ------------------------------------------------------------ browser parts
@@ -382,7 +257,7 @@ def bench_sessions(seconds: float, counts: tuple[int, ...]) -> list[Row]:
     model = catalog.get("Qwen/Qwen3-0.6B")
     with Sandbox(speed=0.05) as sandbox, tempfile.TemporaryDirectory() as tmp:
         kubeconfig = sandbox.write_kubeconfig(Path(tmp) / "kubeconfig")
-        _fill(new_api_client(str(kubeconfig), CONTEXT), model, 0, 5)
+        fill_deployments(new_api_client(str(kubeconfig), CONTEXT), model, 0, 5)
         env = {
             "DYNAMOTE_SANDBOX": "off",
             "KUBECONFIG": str(kubeconfig),
@@ -467,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     parts: dict[str, Callable[[], list[Row]]] = {
         "catalog": lambda: bench_catalog(5 if quick else 20),
         "manifests": lambda: bench_manifests(5 if quick else 50),
-        "status": lambda: bench_status_table(100 if quick else 500, 5 if quick else 20),
+        "status": lambda: bench_status_table(500, 5 if quick else 20),
         "sessions": lambda: bench_sessions(15 if quick else 60, (1, 5, 20)),
     }
     rows: list[Row] = []

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import statistics
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from typing import Any
 
 from kubernetes.client import ApiClient, CustomObjectsApi
 
+from bench.timing import Row, median_ms, p99_ms
 from dynamote_core import cluster, deployments
 from dynamote_core.catalog import Model, load_catalog
 from dynamote_core.config import DeploymentConfig
@@ -34,8 +34,6 @@ from dynamote_core.deployments import Deployment, list_deployments
 from dynamote_core.kube import new_api_client
 from dynamote_core.manifest import build_graph_deployment
 from dynamote_core.sandbox import CONTEXT, Sandbox
-
-Row = tuple[str, str, str]
 
 NAMESPACE = "dynamo-system"
 API_VERSION = "v1beta1"
@@ -79,15 +77,6 @@ def bench_status_table(count: int, rounds: int) -> list[Row]:
             "target: constant",
         ),
     ]
-
-
-def median_ms(samples: list[float]) -> float:
-    return statistics.median(samples) * 1000
-
-
-def p99_ms(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
 
 
 def _nodes_for(count: int) -> str:
