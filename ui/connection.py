@@ -156,10 +156,20 @@ def sandbox_options(settings: AppSettings) -> tuple[float, bool]:
     """
     dynamo = settings.sandbox_dynamo == "on"
     if settings.sandbox_dynamo == "auto":
-        from dynamote_core.sandbox.dynamo_runtime import DynamoRuntime
-
-        dynamo = DynamoRuntime().is_available()
+        dynamo = is_dynamo_runtime_available()
     return settings.sandbox_speed, dynamo
+
+
+@st.cache_resource(show_spinner=False)
+def is_dynamo_runtime_available() -> bool:
+    """Whether the Dynamo runtime is installed; probed once per process.
+
+    The probe starts that runtime's interpreter (~100 ms): once per page run, it
+    was most of the time the sidebar took.
+    """
+    from dynamote_core.sandbox.dynamo_runtime import DynamoRuntime
+
+    return DynamoRuntime().is_available()
 
 
 @st.cache_resource(show_spinner="Starting the sandbox cluster…")

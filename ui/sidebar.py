@@ -10,20 +10,33 @@ from ui.render import escape_markdown
 
 
 def render_connection_panel() -> None:
-    """Connected or not, context, namespace, API version, and the sandbox badge."""
+    """Connected or not, context, namespace, API version, and the sandbox badge.
+
+    One markdown element when the cluster answers: the panel is drawn on every
+    page's first run, and each element costs the browser time before the page
+    shows.
+    """
     with st.sidebar:
-        st.subheader("Cluster", anchor=False)
         try:
             conn = connection.resolve_connection()
             status = connection.fetch_cluster_status(conn)
         except DynamoteError as error:
+            st.markdown("**Cluster**")
             _render_unreachable(str(error))
             return
 
+        badges = []
         if conn.is_sandbox:
-            st.badge(
-                "Sandbox (simulated cluster)", icon=":material/science:", color="orange"
+            badges.append(
+                ":orange-badge[:material/science: Sandbox (simulated cluster)]"
             )
+        if status.reachable:
+            badges.append(":green-badge[:material/check_circle: Connected]")
+        st.markdown(
+            "\n\n".join(
+                ["**Cluster**", " ".join(badges), _describe_facts(conn, status)]
+            )
+        )
         if not status.reachable:
             problem = (
                 status.problems[0]
@@ -31,12 +44,9 @@ def render_connection_panel() -> None:
                 else "The API server did not answer."
             )
             _render_unreachable(str(problem))
-        else:
-            st.badge("Connected", icon=":material/check_circle:", color="green")
-        _render_facts(conn, status)
 
 
-def _render_facts(conn: connection.Connection, status: object) -> None:
+def _describe_facts(conn: connection.Connection, status: object) -> str:
     context = getattr(status, "context", None) or conn.context or _current_context()
     api_version = connection.resolve_api_version(
         conn, status if _is_reachable(status) else None
@@ -49,8 +59,7 @@ def _render_facts(conn: connection.Connection, status: object) -> None:
     server_version = getattr(status, "server_version", None)
     if server_version:
         lines.append(f"Kubernetes: {server_version}")
-    for line in lines:
-        st.caption(escape_markdown(line))
+    return "  \n".join(f":small[:gray[{escape_markdown(line)}]]" for line in lines)
 
 
 def _current_context() -> str:

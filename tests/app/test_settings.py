@@ -45,8 +45,8 @@ def test_valid_settings_are_saved_for_the_session(open_page) -> None:
     assert not error_texts(at)
     assert at.session_state[state.SETTINGS].namespace == "team-a"
     assert "Saved" in at.success[0].value or "saved" in at.success[0].value
-    captions = " ".join(caption.value for caption in at.sidebar.caption)
-    assert "team\\-a" in captions
+    sidebar_text = " ".join(text.value for text in at.sidebar.markdown)
+    assert "team\\-a" in sidebar_text
 
 
 def test_reset_brings_back_the_environment_defaults(open_page) -> None:
@@ -85,8 +85,8 @@ def test_settings_from_the_cookie_apply_on_the_first_run(
 
     assert_no_exception(at)
     assert at.session_state[state.SETTINGS].namespace == "team-c"
-    captions = " ".join(caption.value for caption in at.sidebar.caption)
-    assert "team\\-c" in captions
+    sidebar_text = " ".join(text.value for text in at.sidebar.markdown)
+    assert "team\\-c" in sidebar_text
 
 
 def test_invalid_settings_in_the_cookie_are_ignored(open_page, monkeypatch) -> None:
