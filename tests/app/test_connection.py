@@ -32,6 +32,14 @@ def cache(read: CountingRead, **options: float) -> Callable[[str], str]:
     return shared_read(**options)(read)
 
 
+def stale_cache(read: CountingRead) -> Callable[[str], str]:
+    """A cache serving stale values, holding "first:ns" just past its TTL."""
+    cached = cache(read, ttl=0.05, serve_stale_for=30)
+    cached("ns")
+    time.sleep(0.1)
+    return cached
+
+
 def test_sessions_missing_together_share_one_fetch() -> None:
     read = CountingRead()
     read.gate.clear()
@@ -66,9 +74,7 @@ def test_value_past_ttl_is_fetched_again_in_line_without_stale_serving() -> None
 
 def test_stale_value_is_served_at_once_while_one_refresh_runs() -> None:
     read = CountingRead()
-    cached = cache(read, ttl=0.05, serve_stale_for=30)
-    cached("ns")
-    time.sleep(0.1)
+    cached = stale_cache(read)
     read.answer = "second"
     read.gate.clear()
 
@@ -82,9 +88,7 @@ def test_stale_value_is_served_at_once_while_one_refresh_runs() -> None:
 
 def test_failed_refresh_drops_the_value_so_the_next_read_shows_the_error() -> None:
     read = CountingRead()
-    cached = cache(read, ttl=0.05, serve_stale_for=30)
-    cached("ns")
-    time.sleep(0.1)
+    cached = stale_cache(read)
     read.failure = ConnectionError("API server down")
 
     stale = cached("ns")
@@ -102,9 +106,7 @@ def test_failed_refresh_drops_the_value_so_the_next_read_shows_the_error() -> No
 
 def test_refresh_started_before_a_clear_does_not_bring_old_data_back() -> None:
     read = CountingRead()
-    cached = cache(read, ttl=0.05, serve_stale_for=30)
-    cached("ns")
-    time.sleep(0.1)
+    cached = stale_cache(read)
     read.gate.clear()
     cached("ns")  # starts the refresh, which now waits on the gate
     wait_until(lambda: read.calls == 2)
