@@ -44,6 +44,15 @@ VERSION_PATTERN = re.compile(
     r"^(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,3})$"
 )
 QUANTITY_PATTERN = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+_BINARY_UNITS = ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
+_DECIMAL_UNITS = ("k", "M", "G", "T", "P", "E")
+QUANTITY_UNITS = {
+    "": 1,
+    **{unit: 1024 ** (power + 1) for power, unit in enumerate(_BINARY_UNITS)},
+    **{unit: 1000 ** (power + 1) for power, unit in enumerate(_DECIMAL_UNITS)},
+}
+MIN_WORKER_MEMORY = 1024**3
+MAX_WORKER_MEMORY = 16 * 1024**4
 IMAGE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$")
 FLAG_PATTERN = re.compile(r"^-{0,2}[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -197,8 +206,19 @@ class DeploymentConfig(BaseModel):
     @field_validator("memory")
     @classmethod
     def _check_memory(cls, value: str | None) -> str | None:
-        if value is not None and not QUANTITY_PATTERN.fullmatch(value):
+        if value is None:
+            return value
+        match = QUANTITY_PATTERN.fullmatch(value)
+        if not match:
             raise ValueError("is not a Kubernetes memory quantity")
+        size = float(value[: match.start(2)] if match.group(2) else value)
+        size *= QUANTITY_UNITS[match.group(2) or ""]
+        # A bare number is bytes: "64" asks for 64 bytes, not 64 GiB.
+        if not MIN_WORKER_MEMORY <= size <= MAX_WORKER_MEMORY:
+            raise ValueError(
+                f"is {_format_bytes(size)}: a worker's memory must be between "
+                "1Gi and 16Ti (a number without a unit counts bytes)"
+            )
         return value
 
     @field_validator("dynamo_version")
@@ -584,6 +604,13 @@ _FIXES: dict[str, str] = {
     "dynamo_version": f"Use a release version such as {DEFAULT_DYNAMO_VERSION}.",
     "image": "Use an image reference such as registry/repo:1.6.1, or leave it empty.",
 }
+
+
+def _format_bytes(size: float) -> str:
+    for unit, factor in (("Ti", 1024**4), ("Gi", 1024**3), ("Mi", 1024**2)):
+        if size >= factor:
+            return f"{size / factor:.3g} {unit}B"
+    return f"{size:.0f} bytes"
 
 
 def _field_error(error: Any) -> FieldError:

@@ -893,7 +893,7 @@ def delete_deployment(
         api_version,
         namespace,
         PLURAL,
-        name,
+        name=name,  # by keyword, so the write's log line names it
         verb="delete",
         resource=PLURAL,
         namespace=namespace,

@@ -86,6 +86,22 @@ def seed_form(model: Any, settings: Any, gpu_memory_gib: float | None = None) ->
     note_args_engine()
 
 
+# Form fields whose default is a setting: (form field, BrowserSettings attribute).
+SETTING_FIELDS = (("hf_secret_name", "hf_secret"), ("dynamo_version", "dynamo_version"))
+
+
+def follow_settings(old: Any, new: Any) -> None:
+    """Carry saved settings into a Configure form filled earlier.
+
+    A field still holding the old setting takes the new one; a value the user
+    typed there stays.
+    """
+    for field, setting in SETTING_FIELDS:
+        key = FIELD_KEYS[field]
+        if key in st.session_state and st.session_state[key] == getattr(old, setting):
+            st.session_state[key] = getattr(new, setting)
+
+
 def suggest_gpus(model: Any, gpu_memory_gib: float | None) -> int:
     """GPUs per worker for `model` at its default context; 1 when nothing fits."""
     estimate = models.estimate_model_memory(model.id, model.context_length, 1)

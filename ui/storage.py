@@ -29,7 +29,7 @@ import streamlit as st
 
 from dynamote_core.errors import ConfigError, FieldError
 from dynamote_core.settings import AppSettings, load_settings
-from ui import state
+from ui import form, state
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +272,7 @@ def is_write_pending() -> bool:
 
 def save_settings(settings: BrowserSettings) -> None:
     """Use `settings` for this session and store them in the browser."""
+    form.follow_settings(current_settings(), settings)
     st.session_state[state.SETTINGS] = settings
     queue_browser_write(asdict(settings))
 
@@ -279,6 +280,7 @@ def save_settings(settings: BrowserSettings) -> None:
 def reset_settings() -> BrowserSettings:
     """Go back to the environment's defaults and forget the stored copy."""
     defaults = read_default_settings()
+    form.follow_settings(current_settings(), defaults)
     st.session_state[state.SETTINGS] = defaults
     queue_browser_write(None)
     forget_settings_form()

@@ -205,6 +205,8 @@ def render_core_fields(model, errors: form.FieldErrors) -> None:
             key=state.CONFIG_MEMORY,
             persist_state=PERSIST,
             placeholder="e.g. 64Gi",
+            help="The worker container's RAM limit, not GPU memory. "
+            "Empty sets no limit.",
         )
         errors.show("memory")
 

@@ -149,3 +149,21 @@ def test_saving_a_secret_the_namespace_lacks_says_how_to_create_it(
         and "<your token>" in code.value
         for code in at.code
     )
+
+
+def test_saved_settings_reach_a_configure_form_filled_earlier(open_page) -> None:
+    at = open_page("views/configure.py", model="Qwen/Qwen3-0.6B")
+    at.text_input(key=state.CONFIG_NAME).input("typed-by-me").run()
+    at.switch_page(PAGE).run()
+
+    at.text_input(key=state.SETTINGS_HF_SECRET).input("team-secret").run()
+    at.text_input(key=state.SETTINGS_DYNAMO_VERSION).input("1.5.0").run()
+    at.button(key=state.SETTINGS_SAVE).click().run()
+    at.switch_page("views/configure.py").run()
+
+    assert_no_exception(at)
+    assert at.text_input(key=state.CONFIG_HF_SECRET).value == "team-secret"
+    assert at.text_input(key=state.CONFIG_NAME).value == "typed-by-me"
+    manifest = " ".join(code.value for code in at.code)
+    assert "vllm-runtime:1.5.0" in manifest
+    assert "name: team-secret" in manifest

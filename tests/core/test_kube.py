@@ -21,6 +21,7 @@ from kubernetes.client import (
 from kubernetes.client.exceptions import ApiException
 
 from dynamote_core import kube
+from dynamote_core.deployments import delete_deployment
 from dynamote_core.errors import (
     AlreadyExists,
     ClusterConflict,
@@ -420,11 +421,13 @@ def test_one_info_line_per_write_and_no_body(
 
     create_dgd(api, minimal_dgd())
     list_pods(api)
+    delete_deployment(api, "dynamo-system", "probe", "v1beta1")
 
     ours = [r for r in caplog.records if not r.name.startswith("dynamote_core.sandbox")]
     infos = [r.getMessage() for r in ours if r.levelno == logging.INFO]
     assert infos == [
-        "create dynamographdeployments/probe in namespace dynamo-system: ok"
+        "create dynamographdeployments/probe in namespace dynamo-system: ok",
+        "delete dynamographdeployments/probe in namespace dynamo-system: ok",
     ]
     assert not any("vllm-runtime" in r.getMessage() for r in ours)
 
