@@ -450,6 +450,7 @@ def render_deploy(
 def main() -> None:
     catalog = models.get_catalog()
     settings = storage.current_settings()
+    asked = st.query_params.get(state.QUERY_MODEL)
     model_id = choose_model_id(catalog)
     model = catalog.get(model_id)
     if st.session_state.get(state.CONFIG_FORM_MODEL) != model_id:
@@ -459,6 +460,14 @@ def main() -> None:
     st.query_params[state.QUERY_MODEL] = model_id
 
     st.title("Configure a deployment", anchor=False)
+    if asked and asked not in catalog:
+        st.warning(
+            escape_markdown(
+                f"{asked} is not in the catalog, so {model_id} is shown instead. "
+                "Pick a model below or on the Catalog page."
+            ),
+            icon=":material/search_off:",
+        )
     st.selectbox(
         "Model",
         catalog.ids,

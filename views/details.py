@@ -193,12 +193,7 @@ def details_body(conn, name: str) -> None:
             conn, name, current_api_version(conn)
         )
     except ClusterNotFound:
-        st.warning(
-            escape_markdown(
-                f"No deployment named {name} in namespace {conn.namespace}."
-            ),
-            icon=":material/search_off:",
-        )
+        render_not_found(conn, name)
         return
     except DynamoteError as error:
         show_read_error(error, state.DEPLOYMENTS_RETRY)
@@ -226,12 +221,37 @@ def details_body(conn, name: str) -> None:
             st.code(render_manifest_yaml(details.manifest), language="yaml")
 
 
+def is_missing(conn, name: str) -> bool:
+    """True when the cluster says there is no such DGD (other errors show later)."""
+    try:
+        connection.fetch_deployment_details(conn, name, current_api_version(conn))
+    except ClusterNotFound:
+        return True
+    except DynamoteError:
+        return False
+    return False
+
+
+def render_not_found(conn, name: str) -> None:
+    st.warning(
+        escape_markdown(
+            f"No deployment named {name} in namespace {conn.namespace}: it was "
+            "deleted, or it lives in another namespace (change it in Settings)."
+        ),
+        icon=":material/search_off:",
+    )
+    st.page_link(LIST_PAGE, label="All deployments", icon=":material/deployed_code:")
+
+
 def try_deployment(conn, name: str) -> None:
     """The Try it tab: chat with the deployment through the API server's proxy."""
     try:
         details = connection.fetch_deployment_details(
             conn, name, current_api_version(conn)
         )
+    except ClusterNotFound:
+        render_not_found(conn, name)
+        return
     except DynamoteError as error:
         show_read_error(error, state.DEPLOYMENTS_RETRY)
         return
@@ -255,6 +275,9 @@ def render_details(conn, name: str) -> None:
         open_list()
     st.title(escape_markdown(name), anchor=False)
     st.caption(escape_markdown(f"DynamoGraphDeployment in namespace {conn.namespace}"))
+    if is_missing(conn, name):
+        render_not_found(conn, name)
+        return
     overview, try_it = st.tabs(["Overview", "Try it"])
     with overview:
         details_body(conn, name)

@@ -11,11 +11,13 @@ import contextlib
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from dynamote_core.sandbox.api import ApiError, KubeApi, Request, Response
@@ -48,6 +50,13 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, port: int, owner: ApiServer) -> None:
         self.owner = owner
         super().__init__((HOST, port), _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (a closed tab mid-stream) is routine, not a crash."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logger.debug("Client %s hung up", client_address)
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

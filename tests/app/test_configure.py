@@ -197,3 +197,12 @@ def test_gpus_per_worker_starts_at_what_the_model_needs(
     assert_no_exception(at)
     assert at.number_input(key=state.CONFIG_GPUS_PER_WORKER).value == gpus
     assert not [text for text in at.warning if "per GPU" in text.value]
+
+
+def test_unknown_model_in_url_says_which_model_is_shown_instead(open_page) -> None:
+    at = open_page(PAGE, model="nope/nope")
+
+    assert_no_exception(at)
+    shown = at.selectbox(key=state.CONFIG_MODEL).value
+    assert "nope/nope is not in the catalog" in at.warning[0].value.replace("\\", "")
+    assert f"{shown} is shown instead" in at.warning[0].value.replace("\\", "")

@@ -141,7 +141,11 @@ def test_unknown_name_in_url_says_so(open_page) -> None:
     at = open_page(DETAILS, name="does-not-exist")
 
     assert_no_exception(at)
-    assert "No deployment named" in at.warning[0].value
+    assert len(at.warning) == 1
+    assert "No deployment named does\\-not\\-exist" in at.warning[0].value
+    assert not at.tabs
+    assert state.DETAILS_DELETE not in [button.key for button in at.button]
+    assert not at.error
 
 
 def test_old_details_link_opens_the_details_page(open_page, deployed) -> None:

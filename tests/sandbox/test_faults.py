@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -100,3 +103,19 @@ def test_request_log_counts_requests(sandbox: Sandbox, core: CoreV1Api) -> None:
 
     assert sandbox.request_count - before == 2
     assert sandbox.request_log[-1].path == "/api/v1/namespaces"
+
+
+def test_client_hanging_up_leaves_no_traceback(
+    sandbox: Sandbox, capfd: pytest.CaptureFixture[str]
+) -> None:
+    host, port = urllib.parse.urlsplit(sandbox.url).netloc.split(":")
+    client = socket.create_connection((host, int(port)))
+    client.sendall(b"GET /api/v1/namespaces HTTP/1.1\r\n")
+    # Linger 0: closing sends a reset, as a browser tab closed mid-request does.
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.close()
+    time.sleep(0.3)
+
+    with urllib.request.urlopen(f"{sandbox.url}/version", timeout=5) as answer:
+        assert answer.status == 200
+    assert "Traceback" not in capfd.readouterr().err
