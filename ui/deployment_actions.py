@@ -60,7 +60,10 @@ def confirm_delete(conn, name: str, api_version: str) -> None:
         )
     )
     typed = st.text_input(
-        "Type the deployment name to confirm", key=state.DELETE_CONFIRM_TEXT
+        "Type the deployment name to confirm",
+        key=state.DELETE_CONFIRM_TEXT,
+        # Delete enables as soon as the name matches, without Enter or Tab.
+        live="0ms",
     )
     with st.container(horizontal=True):
         # Not the accent colour: that marks the safe, forward action elsewhere.

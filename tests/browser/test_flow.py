@@ -224,7 +224,6 @@ def delete_by_dialog(page: Page, name: str) -> None:
     expect(confirm).to_be_disabled()
     typed = by_key(page, "delete_confirm_text").locator("input")
     typed.press_sequentially(name)
-    typed.press("Enter")
     expect(confirm).to_be_enabled()
     shoot(page, "delete-dialog")
 
