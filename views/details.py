@@ -52,8 +52,14 @@ def format_setting(field: str, value: object) -> str:
 
 
 def settings_table(config) -> None:
-    # Custom engine args can run long: they close the table.
-    values = config.model_dump(exclude={"engine_args"})
+    # Custom engine args can run long: they close the table. Worker counts the
+    # mode does not use would only mislead.
+    unused = (
+        {"prefill_replicas", "decode_replicas"}
+        if config.mode == "aggregated"
+        else {"replicas"}
+    )
+    values = config.model_dump(exclude={"engine_args", *unused})
     values["engine_args"] = config.engine_args
     rows = [
         {

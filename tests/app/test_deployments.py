@@ -135,6 +135,9 @@ def test_details_settings_use_labels_and_plain_values(open_page, deployed) -> No
     assert settings["Enforce eager mode"] == "off"
     assert settings["Custom image"] == "engine default"
     assert "prefix_caching" not in settings
+    assert settings["Workers"] == "1"
+    assert "Prefill workers" not in settings
+    assert "Decode workers" not in settings
 
 
 def test_unknown_name_in_url_says_so(open_page) -> None:
