@@ -18,12 +18,18 @@ REFRESH_SECONDS = connection.get_app_settings().refresh_seconds
 
 
 def open_details(name: str) -> None:
+    """Switch to the deployment's page; the list remembers it opened `name`.
+
+    Streamlit records the switch as two history entries, /deployments?name=<name>
+    and then /deployment?name=<name>, so Back from the details lands on the first:
+    the list must show there, not open the details again.
+    """
+    opened = st.session_state.setdefault(state.DEPLOYMENTS_OPENED, set())
+    opened.add(name)
     st.switch_page(DETAILS_PAGE, query_params={state.QUERY_NAME: name})
 
 
 def open_list() -> None:
-    # A row selected before opening the details would open them again at once.
-    st.session_state.pop(state.DEPLOYMENTS_TABLE, None)
     st.switch_page(LIST_PAGE)
 
 

@@ -26,6 +26,9 @@ SIDEBAR_RETRY = "sidebar_retry"
 CATALOG_SEARCH = "catalog_search"
 CATALOG_TASKS = "catalog_tasks"
 CATALOG_ENGINES = "catalog_engines"
+# Copies of the search and chips: Streamlit drops a widget's value while
+# another page shows, so these bring them back on return to the Catalog.
+CATALOG_KEPT = "catalog_kept"
 CATALOG_CONFIGURE_PREFIX = "catalog_configure_"
 
 # Configure page: the chosen model, then one key per DeploymentConfig field.
@@ -58,11 +61,17 @@ LAST_DEPLOYED = "last_deployed"
 
 # Deployments page.
 DEPLOYMENTS_TABLE = "deployments_table"
+# Bumped each time a selected row opens the details: the table returns unselected.
+DEPLOYMENTS_TABLE_ROUND = "deployments_table_round"
+# Names this session opened from the list (see views/deployments.py main).
+DEPLOYMENTS_OPENED = "deployments_opened"
 DEPLOYMENTS_PICK = "deployments_pick"
+DEPLOYMENTS_REFRESH = "deployments_refresh"
 DEPLOYMENTS_VIEW = "deployments_view"
 DEPLOYMENTS_DELETE = "deployments_delete"
 DEPLOYMENTS_RETRY = "deployments_retry"
 DETAILS_BACK = "details_back"
+DETAILS_SHOWN = "details_shown"
 DETAILS_DELETE = "details_delete"
 DELETE_CONFIRM_TEXT = "delete_confirm_text"
 DELETE_CONFIRM = "delete_confirm"

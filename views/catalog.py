@@ -20,8 +20,10 @@ CARDS_PER_ROW = 2
 def render_card(model) -> None:
     """One model as a bordered card with its facts and a Configure button.
 
-    Four elements a card (box, text, footnote, button): every search redraws
-    the cards it shows, and the browser's time grows with the element count.
+    Five elements a card (box, text, footnote, space, button): every search
+    redraws the cards it shows, and the browser's time grows with the element
+    count. The space takes what a shorter card has left, so the buttons of a
+    row line up.
     """
     with st.container(border=True, height="stretch"):
         st.markdown(describe_card(model))
@@ -30,6 +32,7 @@ def render_card(model) -> None:
             + "  \n"
             + escape_markdown("Engines: " + ", ".join(map(label_engine, model.engines)))
         )
+        st.space("stretch")
         if st.button(
             "Configure",
             key=f"{state.CATALOG_CONFIGURE_PREFIX}{model.id}",
@@ -62,11 +65,29 @@ def describe_memory(model) -> str:
     return f"≈ {estimate.total_gib:.0f} GiB GPU memory per worker at {context} context"
 
 
+FILTER_KEYS = (state.CATALOG_SEARCH, state.CATALOG_TASKS, state.CATALOG_ENGINES)
+
+
+def restore_filters() -> None:
+    """Put back the search and chips the user left when they went to another page."""
+    kept = st.session_state.get(state.CATALOG_KEPT, {})
+    for key in FILTER_KEYS:
+        if key not in st.session_state and key in kept:
+            st.session_state[key] = kept[key]
+
+
+def keep_filters() -> None:
+    st.session_state[state.CATALOG_KEPT] = {
+        key: st.session_state.get(key) for key in FILTER_KEYS
+    }
+
+
 @st.fragment
 @guarded
 def browse_catalog() -> None:
     """Search box, filter chips and the card grid; typing reruns only this part."""
     catalog = models.get_catalog()
+    restore_filters()
     query = st.text_input(
         "Search models",
         key=state.CATALOG_SEARCH,
@@ -92,6 +113,7 @@ def browse_catalog() -> None:
             key=state.CATALOG_ENGINES,
         )
 
+    keep_filters()
     found = search_models(catalog.models, query or "", tasks or [], engines or [])
     st.caption(f"{len(found)} of {len(catalog.models)} models")
     if not found:
@@ -109,6 +131,10 @@ def browse_catalog() -> None:
                 render_card(model)
 
 
+if state.QUERY_MODEL in st.query_params:
+    # Left by Back from Configure (Streamlit records the switch to Configure as
+    # two history entries, the first being this page with Configure's ?model=).
+    del st.query_params[state.QUERY_MODEL]
 st.title("Model catalog", anchor=False)
 st.caption("Pick a Hugging Face model to serve with NVIDIA Dynamo.")
 browse_catalog()

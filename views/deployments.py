@@ -56,7 +56,7 @@ def deployments_table(conn) -> None:
         return
     event = st.dataframe(
         deployment_rows(items),
-        key=state.DEPLOYMENTS_TABLE,
+        key=table_key(),
         on_select="rerun",
         selection_mode="single-row",
         hide_index=True,
@@ -70,13 +70,36 @@ def deployments_table(conn) -> None:
             "Ready": st.column_config.TextColumn("Ready / desired"),
         },
     )
-    st.caption(
-        f"Refreshes every {REFRESH_SECONDS} s. Select a row to open its details. "
-        "Open a deployment to see whether its model is serving."
-    )
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.caption(
+            f"Refreshes every {REFRESH_SECONDS} s. Select a row to open its "
+            "details. Open a deployment to see whether its model is serving."
+        )
+        st.button(
+            "Refresh now",
+            key=state.DEPLOYMENTS_REFRESH,
+            icon=":material/refresh:",
+            type="tertiary",
+            # Before the fragment reruns, so that run reads the cluster afresh.
+            on_click=connection.forget_cluster_reads,
+        )
     show_stuck_deletes(items)
     if event.selection.rows:
+        # The browser keeps a row's selection, and sends it again when Back
+        # returns to this page: under a new key the table comes back unselected,
+        # instead of opening the same details again.
+        st.session_state[state.DEPLOYMENTS_TABLE_ROUND] = table_round() + 1
         open_details(items[event.selection.rows[0]].name)
+
+
+def table_round() -> int:
+    return int(st.session_state.get(state.DEPLOYMENTS_TABLE_ROUND, 0))
+
+
+def table_key() -> str:
+    """The table's widget key: deployments_table, then deployments_table_1, ..."""
+    round_ = table_round()
+    return f"{state.DEPLOYMENTS_TABLE}_{round_}" if round_ else state.DEPLOYMENTS_TABLE
 
 
 def show_stuck_deletes(items) -> None:
@@ -127,7 +150,11 @@ def render_list(conn) -> None:
 
 def main() -> None:
     name = st.query_params.get(state.QUERY_NAME)
-    if name:
+    if name in st.session_state.get(state.DEPLOYMENTS_OPENED, ()):
+        # Back from details this session opened: show the list (on Back, the
+        # browser's entry is replaced, so the address loses the name too).
+        del st.query_params[state.QUERY_NAME]
+    elif name:
         # Links shared before the details had their own page.
         open_details(name)
     conn = connection.resolve_connection()

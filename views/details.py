@@ -7,7 +7,7 @@ Hidden from the navigation: the Deployments list, Configure and old
 import pandas as pd
 import streamlit as st
 
-from dynamote_core.config import FIELD_LABELS
+from dynamote_core.config import FIELD_LABELS, is_object_name
 from dynamote_core.errors import ClusterNotFound, DynamoteError
 from dynamote_core.manifest import kubectl_commands, render_manifest_yaml
 from ui import connection, state
@@ -36,7 +36,7 @@ UNSET_TEXT = {
     "served_model_name": "same as model",
     "hf_secret_name": "none",
     "context_length": "model default",
-    "memory": "estimated",
+    "memory": "no limit",
     "image": "engine default",
     "engine_args": "none",
 }
@@ -79,7 +79,9 @@ def render_explanations(details) -> None:
             st.markdown("**Fix:** " + escape_markdown(explanation.fix))
             if explanation.evidence:
                 st.caption("Evidence")
-                st.code("\n".join(explanation.evidence), language="text")
+                st.code(
+                    "\n".join(explanation.evidence), language="text", wrap_lines=True
+                )
 
 
 def render_problems(details) -> None:
@@ -305,13 +307,38 @@ def render_missing_name() -> None:
     st.page_link(LIST_PAGE, label="All deployments", icon=":material/deployed_code:")
 
 
+def render_bad_name(name: str) -> None:
+    """A ?name= no object can have: say so, without asking the cluster."""
+    shown = name if len(name) <= 60 else f"{name[:57]}…"
+    st.title("Deployment", anchor=False)
+    st.warning(
+        escape_markdown(
+            f"'{shown}' cannot be a deployment's name: names are at most 253 "
+            "lowercase letters, digits, '-' and '.'. Check the link, or pick the "
+            "deployment in the list."
+        ),
+        icon=":material/link_off:",
+    )
+    st.page_link(LIST_PAGE, label="All deployments", icon=":material/deployed_code:")
+
+
 def main() -> None:
     conn = connection.resolve_connection()
     show_flash_message()
     name = st.query_params.get(state.QUERY_NAME)
     if not name:
-        render_missing_name()
+        # Leaving for another page records /deployment without the name first
+        # (how Streamlit's history works), and Back lands there: show again
+        # the deployment this session showed last.
+        name = st.session_state.get(state.DETAILS_SHOWN)
+        if not name:
+            render_missing_name()
+            return
+        st.query_params[state.QUERY_NAME] = name
+    if not is_object_name(name):
+        render_bad_name(name)
         return
+    st.session_state[state.DETAILS_SHOWN] = name
     render_details(conn, name)
     render_delete_dialog(conn)
 

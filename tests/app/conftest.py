@@ -34,12 +34,14 @@ def open_page() -> Callable[..., AppTest]:
 
     def _open(page: str | None = None, **query: str) -> AppTest:
         at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        if page is not None:
+            # The query belongs to the page: the Catalog, shown first, drops a
+            # ?model= it finds (one left by Back from Configure).
+            at.run()
+            at.switch_page(page)
         for name, value in query.items():
             at.query_params[name] = value
-        at.run()
-        if page is not None:
-            at.switch_page(page).run()
-        return at
+        return at.run()
 
     return _open
 

@@ -13,6 +13,9 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from dynamote_core import deployments
+from dynamote_core.catalog import load_catalog
+from dynamote_core.config import validate_config
+from dynamote_core.manifest import build_graph_deployment
 from tests.app.conftest import assert_no_exception
 from tests.app.test_try_it import deploy, wait_until_serving
 from ui import connection, state
@@ -89,6 +92,28 @@ def test_list_shows_the_new_deployment_with_status_text(open_page, deployed) -> 
     assert "/" in row["Ready"]
 
 
+def test_refresh_now_shows_a_deployment_created_elsewhere(
+    open_page, custom_objects
+) -> None:
+    at = open_page(PAGE)
+    name = f"elsewhere-{uuid.uuid4().hex[:6]}"
+    catalog = load_catalog()
+    model = catalog.models[0]
+    config = validate_config(
+        {"name": name, "namespace": NAMESPACE, "model_id": model.id, "engine": "vllm"},
+        catalog,
+    )
+    custom_objects.create_namespaced_custom_object(
+        GROUP, VERSION, NAMESPACE, PLURAL, build_graph_deployment(config, model)
+    )
+
+    at.button(key=state.DEPLOYMENTS_REFRESH).click().run()
+
+    assert_no_exception(at)
+    frame = next(f.value for f in at.dataframe if "Status" in f.value.columns)
+    assert name in set(frame["Name"])
+
+
 def test_deployment_reaches_running_in_the_list(open_page, deployed) -> None:
     at = open_page(PAGE)
 
@@ -134,6 +159,8 @@ def test_details_settings_use_labels_and_plain_values(open_page, deployed) -> No
     assert settings["Prefix caching"] == "on"
     assert settings["Enforce eager mode"] == "off"
     assert settings["Custom image"] == "engine default"
+    # No memory given: the manifest sets no limit (Configure: "Empty sets no limit").
+    assert settings["Memory per worker"] == "no limit"
     assert "prefix_caching" not in settings
     assert settings["Workers"] == "1"
     assert "Prefill workers" not in settings
@@ -149,6 +176,18 @@ def test_unknown_name_in_url_says_so(open_page) -> None:
     assert not at.tabs
     assert state.DETAILS_DELETE not in [button.key for button in at.button]
     assert not at.error
+
+
+@pytest.mark.parametrize("name", ["a" * 3000, "Not_A_Name", "<b>x</b>"])
+def test_a_name_no_object_can_have_is_refused_without_asking(open_page, name) -> None:
+    at = open_page(DETAILS, name=name)
+
+    assert_no_exception(at)
+    assert texts(at.title) == "Deployment"
+    assert len(at.warning) == 1
+    assert "cannot be a deployment's name" in at.warning[0].value
+    assert len(at.warning[0].value) < 400
+    assert not at.tabs
 
 
 def test_old_details_link_opens_the_details_page(open_page, deployed) -> None:

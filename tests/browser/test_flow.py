@@ -77,7 +77,7 @@ def list_row(page: Page, name: str) -> Locator:
     """The deployment's row in the Deployments list (not the details' tables)."""
     cell = page.get_by_role("gridcell", name=name, exact=True, include_hidden=True)
     return (
-        by_key(page, "deployments_table")
+        page.locator("[class*=st-key-deployments_table]")
         .get_by_role("row", include_hidden=True)
         .filter(has=cell)
     )
