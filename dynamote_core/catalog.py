@@ -27,6 +27,8 @@ CATALOG_ENV_VAR = "DYNAMOTE_CATALOG"
 MAX_PARAMETERS_B = 100_000.0
 MAX_WEIGHTS_GIB = 1_000_000.0
 DEFAULT_CATALOG_PATH = Path(__file__).resolve().parent.parent / "catalog.json"
+# How people write the engines; the cards show these and search finds them.
+ENGINE_LABELS = {"vllm": "vLLM", "sglang": "SGLang", "trtllm": "TensorRT-LLM"}
 
 
 class Model(BaseModel):
@@ -63,6 +65,20 @@ class Model(BaseModel):
     sliding_window: int | None = Field(default=None, gt=0)
     kv_bytes_per_token: int | None = Field(default=None, gt=0)
     weights_gib: float | None = Field(default=None, gt=0, le=MAX_WEIGHTS_GIB)
+
+    def splits_heads_evenly(self, gpus: int) -> bool:
+        """Whether `gpus` GPUs can share the attention heads (tensor parallel).
+
+        The engines refuse to start otherwise: the attention heads must divide
+        by the GPU count, and the KV heads by it, or it by them (each KV head is
+        then copied to several GPUs). True where the card does not say.
+        """
+        heads, kv_heads = self.num_attention_heads, self.num_kv_heads
+        if heads and heads % gpus:
+            return False
+        if not kv_heads:
+            return True
+        return (kv_heads % gpus if gpus <= kv_heads else gpus % kv_heads) == 0
 
     @property
     def kv_cache_bytes_per_token(self) -> int | None:
@@ -156,8 +172,9 @@ def search_models(
     """Models matching every given filter, in their original order.
 
     Args:
-        query: words that must all appear (case-insensitive) in the display
-            name, id, family or description.
+        query: words that must all appear (case-insensitive) in what the card
+            shows: display name, id, family, description, task, license,
+            engines (id or label) and "gated" for gated models.
         tasks: keep models whose task is one of these (empty keeps all).
         engines: keep models that support at least one of these (empty keeps all).
     """
@@ -175,7 +192,17 @@ def search_models(
 
 def _matches_words(model: Model, words: list[str]) -> bool:
     haystack = " ".join(
-        (model.display_name, model.id, model.family, model.description)
+        (
+            model.display_name,
+            model.id,
+            model.family,
+            model.description,
+            model.task,
+            model.license,
+            *model.engines,
+            *(ENGINE_LABELS.get(engine, "") for engine in model.engines),
+            "gated" if model.gated else "",
+        )
     ).lower()
     return all(word in haystack for word in words)
 

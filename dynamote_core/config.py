@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -40,6 +41,13 @@ NAMESPACE_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 SUBDOMAIN_PATTERN = re.compile(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 )
+
+
+def is_object_name(value: str) -> bool:
+    """Whether the API server could hold an object by this name (DNS-1123 subdomain)."""
+    return len(value) <= 253 and SUBDOMAIN_PATTERN.fullmatch(value) is not None
+
+
 VERSION_PATTERN = re.compile(
     r"^(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,3})$"
 )
@@ -197,9 +205,7 @@ class DeploymentConfig(BaseModel):
     @field_validator("hf_secret_name")
     @classmethod
     def _check_secret_name(cls, value: str | None) -> str | None:
-        if value is not None and (
-            len(value) > 253 or not SUBDOMAIN_PATTERN.fullmatch(value)
-        ):
+        if value is not None and not is_object_name(value):
             raise ValueError("is not a valid Kubernetes Secret name")
         return value
 
@@ -270,16 +276,23 @@ class DeploymentConfig(BaseModel):
         )
 
 
-def parse_engine_args(text: str) -> dict[str, Any]:
-    """Parse custom engine arguments (YAML or JSON) into flag -> value.
+# "--flag value", "--flag=value" or a lone "--flag"; "--flag: value" is YAML.
+COMMAND_LINE_START = re.compile(r"\s*--[A-Za-z0-9][\w.-]*(=|\s|$)")
 
-    Keys may be written with or without leading dashes; they come back without.
-    Loading is YAML's safe loader only; values may be text, numbers, booleans,
-    lists and mappings, within the size, depth and count limits above.
+
+def parse_engine_args(text: str) -> dict[str, Any]:
+    """Parse custom engine arguments into flag -> value.
+
+    Three ways to write them: YAML (one `flag: value` a line), a JSON object,
+    or as on a command line (`--max-num-seqs 64 --enforce-eager`), which is
+    split as a POSIX shell would split it, and never run. Keys may be written
+    with or without leading dashes; they come back without. Loading is YAML's
+    safe loader only; values may be text, numbers, booleans, lists and
+    mappings, within the size, depth and count limits above.
 
     Raises:
-        ValueError: the text is not YAML, not a mapping, too large or too deep,
-            a key is not a flag, or a value is of another type.
+        ValueError: the text is not YAML or a command line, not a mapping, too
+            large or too deep, a key is not a flag, or a value is of another type.
     """
     if not text or not text.strip():
         return {}
@@ -287,16 +300,22 @@ def parse_engine_args(text: str) -> dict[str, Any]:
         raise ValueError(
             f"is too long: at most {MAX_ENGINE_ARGS_BYTES // 1024} KiB of text"
         )
-    loaded = _load_yaml(text)
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        raise ValueError(f"must be a mapping of flag to value, got a {_kind(loaded)}")
-    if len(loaded) > MAX_ENGINE_ARGS_FLAGS:
-        raise ValueError(f"has {len(loaded)} flags: at most {MAX_ENGINE_ARGS_FLAGS}")
-    _check_value_tree(loaded)
+    if COMMAND_LINE_START.match(text):
+        pairs = _load_command_line(text)
+    else:
+        loaded = _load_yaml(text)
+        if loaded is None:
+            return {}
+        if not isinstance(loaded, dict):
+            raise ValueError(
+                f"must be a mapping of flag to value, got a {_kind(loaded)}"
+            )
+        pairs = list(loaded.items())
+    if len(pairs) > MAX_ENGINE_ARGS_FLAGS:
+        raise ValueError(f"has {len(pairs)} flags: at most {MAX_ENGINE_ARGS_FLAGS}")
+    _check_value_tree(dict(pairs))
     parsed: dict[str, Any] = {}
-    for key, value in loaded.items():
+    for key, value in pairs:
         if not isinstance(key, str) or not FLAG_PATTERN.fullmatch(key):
             raise ValueError(f"key {key!r} is not a flag name")
         if value is None:
@@ -307,6 +326,44 @@ def parse_engine_args(text: str) -> dict[str, Any]:
             raise ValueError(f"flag {key!r} repeats {twin!r}")
         parsed[flag] = value
     return parsed
+
+
+def _load_command_line(text: str) -> list[tuple[str, Any]]:
+    """`--flag value`, `--flag=value` and bare `--flag` (true) as pairs.
+
+    Values are read as YAML scalars, so 64 is a number and true a boolean, as in
+    the YAML form.
+    """
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise ValueError(f"is not a valid command line: {exc}") from None
+    pairs: list[tuple[str, Any]] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if not word.startswith("--"):
+            raise ValueError(
+                f"has {word!r} where a flag was expected: write --flag value"
+            )
+        flag, equals, value = word.partition("=")
+        if not equals:
+            following = words[index + 1] if index + 1 < len(words) else None
+            if following is not None and not following.startswith("--"):
+                value = following
+                index += 1
+            else:
+                value = "true"
+        pairs.append((flag, _read_word(value) if value else None))
+        index += 1
+    return pairs
+
+
+def _read_word(word: str) -> Any:
+    try:
+        return yaml.safe_load(word)
+    except yaml.YAMLError:
+        return word  # e.g. "*:5557": text a shell would pass on as it is
 
 
 def _load_yaml(text: str) -> Any:
@@ -421,6 +478,7 @@ def _check_cross_fields(config: DeploymentConfig, catalog: Catalog) -> list[Fiel
             )
         )
     errors += _check_context_length(config, catalog)
+    errors += _check_tensor_parallel(config, catalog)
     errors += _check_managed_flags(config)
     errors += _check_false_flags(config)
     return errors
@@ -470,6 +528,33 @@ def _check_context_length(
             f"{limit} tokens (its max_position_embeddings).",
             f"Use at most {limit}, or leave it empty for the model's default "
             f"({model.context_length}).",
+        )
+    ]
+
+
+def _check_tensor_parallel(
+    config: DeploymentConfig, catalog: Catalog
+) -> list[FieldError]:
+    if config.gpus_per_worker == 1 or config.model_id not in catalog:
+        return []
+    model = catalog.get(config.model_id)
+    if model.splits_heads_evenly(config.gpus_per_worker):
+        return []
+    fitting = [
+        str(gpus)
+        for gpus in range(1, MAX_GPUS_PER_WORKER + 1)
+        if model.splits_heads_evenly(gpus)
+    ]
+    heads = f"{model.num_attention_heads} attention heads"
+    if model.num_kv_heads:
+        heads += f" and {model.num_kv_heads} KV heads"
+    choices = ", ".join(fitting[:-1]) + f" or {fitting[-1]}" if fitting[1:] else "1"
+    return [
+        FieldError(
+            "gpus_per_worker",
+            f"{config.gpus_per_worker} GPUs cannot share {model.id}'s {heads} "
+            "evenly, so the engine would refuse to start.",
+            f"Use {choices} GPUs per worker.",
         )
     ]
 
@@ -598,7 +683,8 @@ _FIXES: dict[str, str] = {
         "Use a name without spaces, or leave it empty for the model id."
     ),
     "engine_args": (
-        "Write one flag per line as YAML (max-num-seqs: 64) or a JSON object."
+        "Write one flag per line as YAML (max-num-seqs: 64), a JSON object, or "
+        "flags as on a command line (--max-num-seqs 64)."
     ),
     "memory": "Use a quantity such as 32Gi or 64G, or leave it empty.",
     "dynamo_version": f"Use a release version such as {DEFAULT_DYNAMO_VERSION}.",

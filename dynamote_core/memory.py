@@ -90,14 +90,20 @@ def estimate_memory(
 
 
 def suggest_gpus_per_worker(
-    estimate: MemoryEstimate, gpu_memory_gib: float
+    estimate: MemoryEstimate, gpu_memory_gib: float, model: Model | None = None
 ) -> int | None:
     """The fewest GPUs of `gpu_memory_gib` one worker of `estimate` fits on.
 
-    None when even the largest tensor-parallel size is too small: the context
-    has to shrink (the estimate's warnings say so).
+    With `model`, only GPU counts its attention heads split over evenly. None
+    when even the largest tensor-parallel size is too small: the context has to
+    shrink (the estimate's warnings say so).
     """
-    return _gpus_needed(estimate.weights_gib, estimate.kv_cache_gib, gpu_memory_gib)
+    sizes = TENSOR_PARALLEL_SIZES
+    if model is not None:
+        sizes = tuple(size for size in sizes if model.splits_heads_evenly(size))
+    return _gpus_needed(
+        estimate.weights_gib, estimate.kv_cache_gib, gpu_memory_gib, sizes
+    )
 
 
 def _kv_cache_gib(model: Model, tokens: int, warnings: list[str]) -> float:
@@ -115,8 +121,13 @@ def _overhead_per_gpu(weights_gib: float, gpus: int) -> float:
     return OVERHEAD_FIXED_GIB + OVERHEAD_FRACTION * weights_gib / gpus
 
 
-def _gpus_needed(weights: float, kv_cache: float, size_gb: float) -> int | None:
-    for gpus in TENSOR_PARALLEL_SIZES:
+def _gpus_needed(
+    weights: float,
+    kv_cache: float,
+    size_gb: float,
+    sizes: tuple[int, ...] = TENSOR_PARALLEL_SIZES,
+) -> int | None:
+    for gpus in sizes:
         per_gpu = (weights + kv_cache) / gpus + _overhead_per_gpu(weights, gpus)
         if per_gpu <= size_gb * USABLE_FRACTION:
             return gpus

@@ -24,7 +24,7 @@ from dynamote_core.cluster import (
     list_graph_deployments,
     object_name,
 )
-from dynamote_core.config import DeploymentConfig
+from dynamote_core.config import DEFAULT_SECRET_NAME, FIELD_LABELS, DeploymentConfig
 from dynamote_core.errors import ClusterError, ClusterUnreachable
 from dynamote_core.memory import estimate_memory
 
@@ -245,7 +245,14 @@ def check_hf_secret(
             verdict=verdict,
             message=f"No HF token secret is set; {model.id} "
             f"{'is gated and needs one' if model.gated else 'is public'}.",
-            fix="Set the secret name in the settings." if model.gated else "",
+            fix=(
+                f"Enter the secret's name in '{FIELD_LABELS['hf_secret_name']}' "
+                "(and save it as the default in Settings); create the secret "
+                f"first if it is missing: kubectl create secret generic "
+                f"{DEFAULT_SECRET_NAME} --from-literal=HF_TOKEN=<your token> -n {ns}"
+                if model.gated
+                else ""
+            ),
         )
     if model.gated:
         consequence = f"; {model.id} is gated and cannot be downloaded without it."

@@ -106,7 +106,7 @@ def suggest_gpus(model: Any, gpu_memory_gib: float | None) -> int:
     """GPUs per worker for `model` at its default context; 1 when nothing fits."""
     estimate = models.estimate_model_memory(model.id, model.context_length, 1)
     memory = gpu_memory_gib or REFERENCE_GPU_MEMORY_GIB
-    return suggest_gpus_per_worker(estimate, memory) or 1
+    return suggest_gpus_per_worker(estimate, memory, model) or 1
 
 
 def _widget_value(field: str, value: Any) -> Any:

@@ -16,6 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import streamlit as st
 
+from dynamote_core.catalog import ENGINE_LABELS
 from dynamote_core.errors import ClusterError, ClusterForbidden, DynamoteError
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,6 @@ STATUS_ICONS = {
     "Terminating": "🗑️",
 }
 VERDICT_ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌"}
-ENGINE_LABELS = {"vllm": "vLLM", "sglang": "SGLang", "trtllm": "TensorRT-LLM"}
 MODE_LABELS = {
     "aggregated": "Aggregated",
     "disaggregated": "Disaggregated (prefill + decode)",

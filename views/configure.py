@@ -33,7 +33,18 @@ from ui.render import (
 )
 
 log = logging.getLogger(__name__)
-ROUTER_LABELS = {"none": "None", "kv": "KV-aware", "round-robin": "Round robin"}
+ROUTER_LABELS = {
+    "none": "Frontend default (round robin)",
+    "kv": "KV-aware",
+    "round-robin": "Round robin, pinned",
+}
+ROUTER_HELP = (
+    "How the frontend spreads requests over workers. The default sets nothing "
+    "and the frontend routes round robin; 'pinned' sets DYN_ROUTER_MODE=round-robin "
+    "so a later Dynamo default cannot change it. KV-aware sends each request to "
+    "the worker already holding its prefix in cache, and turns on the workers' "
+    "KV events."
+)
 PERSIST = "session"
 
 
@@ -64,9 +75,12 @@ def render_model_summary(model) -> None:
             "Default context": f"{format_context(model.context_length)} tokens",
             "Engines": ", ".join(ENGINE_LABELS.get(e, e) for e in model.engines),
         }
-        st.dataframe(
-            pd.DataFrame({"Fact": facts.keys(), "Value": facts.values()}),
-            hide_index=True,
+        # Lines of text, not a table: a narrow column wraps them instead of
+        # cutting the engines off.
+        st.markdown(
+            "  \n".join(
+                f"**{label}:** {escape_markdown(text)}" for label, text in facts.items()
+            )
         )
 
 
@@ -136,10 +150,12 @@ def render_core_fields(model, errors: form.FieldErrors) -> None:
         written_for = form.args_engine_changed()
         if written_for:
             engine = st.session_state.get(state.CONFIG_ENGINE)
-            st.caption(
-                ":material/warning: Custom engine args (Advanced options) were "
-                f"written for {ENGINE_LABELS.get(written_for, written_for)}; they "
-                f"are passed to {ENGINE_LABELS.get(engine, engine)} as written."
+            st.warning(
+                "Custom engine args (Advanced options) were written for "
+                f"{ENGINE_LABELS.get(written_for, written_for)}; they are passed "
+                f"to {ENGINE_LABELS.get(engine, engine)} as written. Check that "
+                "it has those flags, or clear them.",
+                icon=":material/warning:",
             )
         st.radio(
             "Mode",
@@ -155,6 +171,7 @@ def render_core_fields(model, errors: form.FieldErrors) -> None:
             list(ROUTER_LABELS),
             format_func=ROUTER_LABELS.get,
             key=state.CONFIG_ROUTER_MODE,
+            help=ROUTER_HELP,
             persist_state=PERSIST,
         )
         errors.show("router_mode")
@@ -278,11 +295,16 @@ def render_advanced(errors: form.FieldErrors) -> None:
         )
         errors.show("trust_remote_code")
         st.text_area(
-            "Custom engine args (YAML or JSON)",
+            "Custom engine args",
             key=state.CONFIG_ENGINE_ARGS,
             height=120,
             persist_state=PERSIST,
             placeholder="max-num-seqs: 64",
+            help=(
+                "Extra engine flags: YAML (max-num-seqs: 64, one a line), a JSON "
+                "object, or as on a command line (--max-num-seqs 64). They reach "
+                "the engine as written; check the engine's docs for its flags."
+            ),
             on_change=form.note_args_engine,
         )
         errors.show("engine_args")
@@ -383,6 +405,8 @@ def deploy_now(conn, config, manifest, model, api_version: str) -> None:
         )
     connection.forget_cluster_reads()
     st.session_state[state.LAST_DEPLOYED] = config.name
+    # Redraw: the checks above were made before the create ("the name is free").
+    st.rerun()
 
 
 def render_deploy(
@@ -405,8 +429,16 @@ def render_deploy(
             st.rerun()
         status = None
 
+    deployed = st.session_state.get(state.LAST_DEPLOYED)
+    just_deployed = bool(deployed) and config is not None and deployed == config.name
     preflight_ok = False
-    if status is not None and config is not None and manifest is not None:
+    # Once deployed, the checks would fail on its own name: the success says more.
+    if (
+        not just_deployed
+        and status is not None
+        and config is not None
+        and manifest is not None
+    ):
         try:
             checks = connection.run_preflight_checks(
                 conn, config, model.id, api_version
@@ -420,7 +452,9 @@ def render_deploy(
         and manifest is not None
         and preflight_ok
     )
-    if errors_present:
+    if just_deployed:
+        st.caption("Deployed. To deploy another, change the deployment name.")
+    elif errors_present:
         st.caption("Deploy is disabled until the fields marked above are fixed.")
     elif status is not None and not preflight_ok:
         st.caption("Deploy is disabled while a pre-flight check fails.")
@@ -433,8 +467,7 @@ def render_deploy(
     ):
         deploy_now(conn, config, manifest, model, api_version)
 
-    deployed = st.session_state.get(state.LAST_DEPLOYED)
-    if deployed and config is not None and deployed == config.name:
+    if just_deployed:
         st.success(
             escape_markdown(f"{deployed} was created. It starts in the background."),
             icon=":material/check:",

@@ -112,6 +112,11 @@ def test_deploy_creates_the_graph_deployment(
     link = at.get("page_link")[0]
     assert name in link.proto.label
     assert link.proto.page == "deployment"
+    # The checks made before the create are gone; a second Deploy cannot start.
+    assert at.button(key=state.CONFIG_DEPLOY).disabled
+    page_text = " ".join(m.value for m in at.markdown)
+    assert "is free" not in page_text
+    assert any("change the deployment name" in c.value for c in at.caption)
 
 
 def test_a_cleared_context_length_means_the_model_default(open_page, model_id) -> None:
@@ -160,7 +165,7 @@ def test_a_cleared_name_says_it_is_required(open_page, model_id) -> None:
     ), error_texts(at)
 
 
-def test_the_image_placeholder_and_args_caption_follow_the_engine(open_page) -> None:
+def test_the_image_placeholder_and_args_warning_follow_the_engine(open_page) -> None:
     model = next(m for m in load_catalog().models if len(m.engines) > 1)
     at = open_page(PAGE, model=model.id)
     at.text_area(key=state.CONFIG_ENGINE_ARGS).input("max-num-seqs: 8").run()
@@ -170,8 +175,9 @@ def test_the_image_placeholder_and_args_caption_follow_the_engine(open_page) -> 
 
     placeholder = at.text_input(key=state.CONFIG_IMAGE).placeholder
     assert f"{other}-runtime" in placeholder or other in placeholder
-    captions = " ".join(c.value for c in at.caption)
-    assert "passed to" in captions and "as written" in captions
+    warnings = " ".join(w.value for w in at.warning)
+    assert "passed to" in warnings and "as written" in warnings
+    assert "or clear them" in warnings
 
 
 def test_preflight_checks_render_as_readable_blocks(open_page, model_id) -> None:

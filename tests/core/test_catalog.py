@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -265,6 +266,26 @@ def test_search_matches_name_id_family_and_description(
     found = search_models(models, query)
 
     assert [model.id for model in found] == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "kept"),
+    [
+        ("gated", lambda m: m.gated),
+        ("vllm", lambda m: "vllm" in m.engines),
+        ("tensorrt", lambda m: "trtllm" in m.engines),
+        ("apache-2.0", lambda m: m.license == "apache-2.0"),
+        ("image-text", lambda m: m.task == "image-text-to-text"),
+    ],
+    ids=["gated", "engine-id", "engine-label", "license", "task"],
+)
+def test_search_finds_the_words_a_card_shows(
+    models: list[Model], query: str, kept: Callable[[Model], bool]
+) -> None:
+    found = search_models(models, query)
+
+    assert found, query
+    assert found == [model for model in models if kept(model)]
 
 
 def test_search_with_an_empty_query_keeps_every_model(models: list[Model]) -> None:

@@ -17,6 +17,7 @@ from dynamote_core.config import (
     default_deployment_name,
     describe_field_error,
     max_context_length,
+    parse_engine_args,
     validate_config,
 )
 from dynamote_core.errors import ConfigError, FieldError
@@ -398,3 +399,66 @@ def test_describe_field_error_leads_with_the_label(problem: str, shown: str) -> 
     text = describe_field_error(FieldError("context_length", problem, ""))
 
     assert text == shown
+
+
+@pytest.mark.parametrize(
+    ("model_id", "gpus", "fix"),
+    [
+        ("Qwen/Qwen3-0.6B", 3, "Use 1, 2, 4 or 8 GPUs per worker."),
+        ("Qwen/Qwen2.5-1.5B-Instruct", 8, "Use 1, 2, 4 or 6 GPUs per worker."),
+    ],
+)
+def test_gpus_that_cannot_split_the_heads_are_refused(
+    catalog: Catalog, model_id: str, gpus: int, fix: str
+) -> None:
+    values = {
+        "name": "tp",
+        "namespace": "dynamo-system",
+        "model_id": model_id,
+        "engine": "vllm",
+        "gpus_per_worker": gpus,
+    }
+
+    with pytest.raises(ConfigError) as raised:
+        validate_config(values, catalog)
+
+    (error,) = raised.value.field_errors
+    assert error.field == "gpus_per_worker"
+    assert f"{gpus} GPUs cannot share {model_id}'s" in error.problem
+    assert error.fix == fix
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "--max-num-seqs 64 --enforce-eager",
+            {"max-num-seqs": 64, "enforce-eager": True},
+        ),
+        ("--block-size=16\n--swap-space 4", {"block-size": 16, "swap-space": 4}),
+        (
+            '--kv-events-config \'{"publisher": "zmq", "endpoint": "tcp://*:5557"}\'',
+            {"kv-events-config": {"publisher": "zmq", "endpoint": "tcp://*:5557"}},
+        ),
+        ("--seed -5 --host *:8000", {"seed": -5, "host": "*:8000"}),
+    ],
+    ids=["space", "equals-and-lines", "quoted-json", "negative-and-glob"],
+)
+def test_engine_args_as_on_a_command_line(text: str, expected: dict[str, Any]) -> None:
+    assert parse_engine_args(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("--a 1 stray", "has 'stray' where a flag was expected"),
+        ('--a "open', "is not a valid command line"),
+        ("--a 1 --a 2", "repeats"),
+        ("--a=", "has no value"),
+    ],
+)
+def test_bad_command_line_engine_args_say_what_is_wrong(
+    text: str, problem: str
+) -> None:
+    with pytest.raises(ValueError, match=problem):
+        parse_engine_args(text)

@@ -448,6 +448,23 @@ def test_preflight_missing_secret(
     )
 
 
+def test_preflight_gated_model_without_secret_points_to_the_field(
+    kube_api_client: ApiClient,
+) -> None:
+    gated = next(m for m in load_catalog().models if m.gated)
+    config = make_config(model_id=gated.id, hf_secret_name="")
+
+    checks = run_preflight(kube_api_client, config, gated, "v1beta1")
+
+    secret = next(c for c in checks if c.name == "hf_secret")
+    assert secret.verdict == "fail"
+    assert secret.fix.startswith("Enter the secret's name in 'HF token secret'")
+    assert secret.fix.endswith(
+        "kubectl create secret generic hf-token-secret "
+        f"--from-literal=HF_TOKEN=<your token> -n {config.namespace}"
+    )
+
+
 def test_preflight_fails_when_gpus_do_not_fit(kube_api_client: ApiClient) -> None:
     config = make_config(replicas=4, gpus_per_worker=8)
 

@@ -158,3 +158,18 @@ def test_suggested_gpus_are_the_fewest_that_hold_the_worker(
     assert suggested == expected
     if suggested is not None:
         assert estimate_memory(model, model.context_length, suggested).fits(gpu_gib)
+
+
+def test_suggested_gpus_split_the_attention_heads_evenly(catalog: Catalog) -> None:
+    # Phi-4: 40 attention heads, 10 KV heads; 4 GPUs would fit its memory on
+    # 16 GiB cards, but 10 KV heads do not split over 4 (nor 8) GPUs.
+    model = catalog.get("microsoft/phi-4")
+    estimate = estimate_memory(model, model.context_length)
+    fits_on_four = suggest_gpus_per_worker(estimate, 16)
+
+    suggested = suggest_gpus_per_worker(estimate, 16, model)
+
+    assert fits_on_four == 4
+    assert suggested is None or model.splits_heads_evenly(suggested)
+    assert not model.splits_heads_evenly(4)
+    assert model.splits_heads_evenly(2)
