@@ -9,25 +9,33 @@ many sessions watching the same namespace cost about the API calls of one.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cachetools
 import streamlit as st
 
-from dynamote_core import chat, cluster, deployments, kube
 from dynamote_core.config import DeploymentConfig
 from dynamote_core.errors import ConfigError, DynamoteError
 from dynamote_core.settings import AppSettings, load_settings
 from ui import models, storage
+
+if TYPE_CHECKING:
+    from dynamote_core import chat
+
+# The modules that talk to the cluster load the kubernetes client (about a
+# second on a 2-core machine), so each function here imports them when it
+# first runs: a server's first Catalog draws its cards before that happens.
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +191,8 @@ def start_sandbox(speed: float, dynamo: bool = False) -> tuple[Any, str]:
         port=0, speed=speed, hf_token=hf_token, dynamo_runtime=dynamo
     ).start()
     directory = Path(tempfile.mkdtemp(prefix="dynamote-sandbox-"))
+    # Streamlit exits normally on Ctrl+C or SIGTERM, so atexit runs.
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
     kubeconfig = sandbox.write_kubeconfig(directory / "kubeconfig")
     log.info("Sandbox cluster started at %s (kubeconfig %s)", sandbox.url, kubeconfig)
     return sandbox, str(kubeconfig)
@@ -216,6 +226,8 @@ def resolve_connection() -> Connection:
 def _get_api_client(
     kubeconfig: str | None, context: str | None, in_cluster: bool
 ) -> Any:
+    from dynamote_core import kube
+
     return kube.new_api_client(
         kubeconfig=kubeconfig, context=context, in_cluster=in_cluster
     )
@@ -228,6 +240,8 @@ def get_api_client(connection: Connection) -> Any:
 
 def list_kube_contexts() -> tuple[list[str], str | None]:
     """Context names of the kubeconfig the app would use, and the current one."""
+    from dynamote_core import kube
+
     settings = get_app_settings()
     if settings.is_sandbox_wanted():
         _, kubeconfig = start_app_sandbox()
@@ -246,6 +260,8 @@ def _fetch_cluster_status(
     hf_secret: str,
     api_version_setting: str,
 ) -> Any:
+    from dynamote_core import cluster
+
     client = _get_api_client(kubeconfig, context, in_cluster)
     return cluster.get_cluster_status(client, namespace, hf_secret, api_version_setting)
 
@@ -277,6 +293,8 @@ def _fetch_deployments(
     namespace: str,
     api_version: str,
 ) -> list[Any]:
+    from dynamote_core import deployments
+
     client = _get_api_client(kubeconfig, context, in_cluster)
     return deployments.list_deployments(client, namespace, api_version)
 
@@ -295,6 +313,8 @@ def _fetch_details(
     name: str,
     api_version: str,
 ) -> Any:
+    from dynamote_core import deployments
+
     client = _get_api_client(kubeconfig, context, in_cluster)
     return deployments.get_deployment_details(client, namespace, name, api_version)
 
@@ -319,6 +339,8 @@ def _summarize_serving(
     deployment_status: str,
 ) -> chat.ServingSummary:
     # The summary, not the ServingState: its ClusterError does not survive pickling.
+    from dynamote_core import chat
+
     client = _get_api_client(kubeconfig, context, in_cluster)
     state = chat.check_serving(client, namespace, name, model)
     return chat.summarize_serving(deployment_status, model, state)
@@ -352,6 +374,8 @@ def _run_preflight(
     model_id: str,
     api_version: str,
 ) -> list[Any]:
+    from dynamote_core import deployments
+
     client = _get_api_client(kubeconfig, context, in_cluster)
     config = DeploymentConfig.model_validate_json(config_json)
     model = models.find_model(model_id)
