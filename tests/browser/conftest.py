@@ -18,6 +18,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,6 +35,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+QWEN = "Qwen/Qwen3-0.6B"
+NAMESPACE = "dynamo-system"
 # The first run of a page imports the app's modules: 10 s on a busy 2-core machine.
 EXPECT_TIMEOUT_MS = 20_000
 
@@ -185,6 +188,37 @@ def find_sandbox_kubeconfig(app_home: Path) -> Path | None:
     """The kubeconfig of the app's sandbox, once a page has started it."""
     found = sorted((app_home / "tmp").glob("dynamote-sandbox-*/kubeconfig"))
     return found[0] if found else None
+
+
+@pytest.fixture(scope="session")
+def sandbox_kubeconfig(browser: Any, app_url: str, app_home: Path) -> Path:
+    """The app's sandbox kubeconfig; a page visit starts the sandbox if need be."""
+    from tests.fixtures_sandbox import wait_until
+
+    context = browser.new_context(base_url=app_url)
+    try:
+        context.new_page().goto("/deployments")
+        return wait_until(lambda: find_sandbox_kubeconfig(app_home), timeout=30)
+    finally:
+        context.close()
+
+
+def build_dgd(name: str, model_id: str = QWEN, **changes: Any) -> dict[str, Any]:
+    """A DGD manifest as Configure would build it, for creating with the client."""
+    from dynamote_core.catalog import load_catalog
+    from dynamote_core.config import validate_config
+    from dynamote_core.manifest import build_graph_deployment
+
+    catalog = load_catalog()
+    values = {
+        "name": name,
+        "namespace": NAMESPACE,
+        "model_id": model_id,
+        "engine": "vllm",
+        **changes,
+    }
+    config = validate_config(values, catalog)
+    return build_graph_deployment(config, catalog.get(model_id))  # type: ignore[arg-type]
 
 
 def wait_for_idle(page: object) -> None:

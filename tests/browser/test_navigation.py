@@ -11,49 +11,32 @@ import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kubernetes.client import CustomObjectsApi
 from playwright.sync_api import Page, expect
 
 from dynamote_core import kube
-from dynamote_core.catalog import load_catalog
-from dynamote_core.config import validate_config
-from dynamote_core.manifest import build_graph_deployment
-from tests.browser.conftest import find_sandbox_kubeconfig, wait_for_idle
+from tests.browser.conftest import NAMESPACE, build_dgd, wait_for_idle
 from tests.browser.test_flow import assert_no_traceback, by_key, list_row
-from tests.fixtures_sandbox import wait_until
 
 pytestmark = pytest.mark.browser
 
-QWEN = "Qwen/Qwen3-0.6B"
 LLAMA = "meta-llama/Llama-3.2-1B-Instruct"
-NAMESPACE = "dynamo-system"
 GROUP, VERSION, PLURAL = "nvidia.com", "v1beta1", "dynamographdeployments"
 # The grid draws rows on a canvas: a row is clicked by its place.
 ROW_HEIGHT_PX = 35
 
 
 @pytest.fixture(scope="module")
-def deployed(browser: Any, app_url: str, app_home: Path) -> Iterator[str]:
+def deployed(sandbox_kubeconfig: Path) -> Iterator[str]:
     """One DGD created with the official client in the app's sandbox."""
-    context = browser.new_context(base_url=app_url)
-    try:
-        context.new_page().goto("/deployments")
-        kubeconfig = wait_until(lambda: find_sandbox_kubeconfig(app_home), timeout=30)
-    finally:
-        context.close()
     name = f"nav-{uuid.uuid4().hex[:6]}"
-    catalog = load_catalog()
-    config = validate_config(
-        {"name": name, "namespace": NAMESPACE, "model_id": QWEN, "engine": "vllm"},
-        catalog,
-    )
-    manifest = build_graph_deployment(config, catalog.get(QWEN))  # type: ignore[arg-type]
-    api_client = kube.new_api_client(kubeconfig=str(kubeconfig))
+    api_client = kube.new_api_client(kubeconfig=str(sandbox_kubeconfig))
     objects = CustomObjectsApi(api_client)
-    objects.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, manifest)
+    objects.create_namespaced_custom_object(
+        GROUP, VERSION, NAMESPACE, PLURAL, build_dgd(name)
+    )
     yield name
     objects.delete_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, name)
     api_client.close()

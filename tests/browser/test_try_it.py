@@ -15,7 +15,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kubernetes.client import ApiClient, CustomObjectsApi
@@ -23,21 +22,17 @@ from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from dynamote_core import kube
-from dynamote_core.catalog import load_catalog
-from dynamote_core.config import validate_config
-from dynamote_core.manifest import build_graph_deployment
 from tests.browser.conftest import (
+    NAMESPACE,
+    QWEN,
     ROOT,
-    find_sandbox_kubeconfig,
+    build_dgd,
     screenshot,
     wait_for_idle,
 )
-from tests.fixtures_sandbox import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.dynamo]
 
-QWEN = "Qwen/Qwen3-0.6B"
-NAMESPACE = "dynamo-system"
 GROUP, VERSION, PLURAL = "nvidia.com", "v1beta1", "dynamographdeployments"
 # Pods get Ready in a few operator ticks; the frontend then needs a few seconds
 # to start and find its workers on a busy 2-core machine.
@@ -55,21 +50,8 @@ def by_key(page: Page, key: str) -> Locator:
     return page.locator(f".st-key-{re.sub(r'[^a-zA-Z0-9_-]', '-', key)}")
 
 
-def build_dgd(name: str, **changes: Any) -> dict[str, Any]:
-    catalog = load_catalog()
-    values = {
-        "name": name,
-        "namespace": NAMESPACE,
-        "model_id": QWEN,
-        "engine": "vllm",
-        **changes,
-    }
-    config = validate_config(values, catalog)
-    return build_graph_deployment(config, catalog.get(QWEN))  # type: ignore[arg-type]
-
-
 @pytest.fixture(scope="module")
-def sandbox_api(browser: Any, app_url: str, app_home: Path) -> Iterator[ApiClient]:
+def sandbox_api(sandbox_kubeconfig: Path) -> Iterator[ApiClient]:
     """A client of the app's sandbox; deletes this module's DGDs at the end."""
     from dynamote_core.sandbox.dynamo_runtime import DynamoRuntime
 
@@ -79,13 +61,7 @@ def sandbox_api(browser: Any, app_url: str, app_home: Path) -> Iterator[ApiClien
             f"The Dynamo runtime is not installed at {runtime.python}; "
             "run scripts/install_dynamo_runtime"
         )
-    context = browser.new_context(base_url=app_url)
-    try:
-        context.new_page().goto("/deployments")
-        kubeconfig = wait_until(lambda: find_sandbox_kubeconfig(app_home), timeout=30)
-    finally:
-        context.close()
-    api_client = kube.new_api_client(kubeconfig=str(kubeconfig))
+    api_client = kube.new_api_client(kubeconfig=str(sandbox_kubeconfig))
     yield api_client
     objects = CustomObjectsApi(api_client)
     for item in objects.list_namespaced_custom_object(
