@@ -32,8 +32,12 @@ SandboxMode = Literal["auto", "on", "off"]
 ApiVersionChoice = Literal["auto", "v1beta1", "v1alpha1"]
 
 _FIXES = {
-    "DEFAULT_NAMESPACE": "Use lowercase letters, digits and '-', at most 63.",
-    "DEFAULT_HF_SECRET": "Use lowercase letters, digits, '-' and '.', at most 253.",
+    "DEFAULT_NAMESPACE": (
+        "Use lowercase letters, digits and '-' (63 characters at most)."
+    ),
+    "DEFAULT_HF_SECRET": (
+        "Use lowercase letters, digits, '-' and '.' (253 characters at most)."
+    ),
     "DYNAMO_VERSION": "Use a release number such as 1.6.1.",
     "DYNAMOTE_REFRESH_SECONDS": "Use a whole number of seconds from 1 to 3600.",
     "DYNAMOTE_SANDBOX": "Use auto, on or off.",

@@ -8,6 +8,7 @@ import streamlit as st
 
 from dynamote_core.config import (
     DEFAULT_DYNAMO_VERSION,
+    MAX_NAME_LENGTH,
     VERSION_PATTERN,
     context_length_warning,
     validate_config,
@@ -181,7 +182,11 @@ def render_core_fields(model, errors: form.FieldErrors) -> None:
             "Deployment name",
             key=state.CONFIG_NAME,
             persist_state=PERSIST,
-            help="DNS-1123 name of the DynamoGraphDeployment.",
+            help=(
+                "Name of the DynamoGraphDeployment: lowercase letters, digits "
+                f"and '-', starting with a letter, at most {MAX_NAME_LENGTH} "
+                "characters (the operator derives longer names from it)."
+            ),
         )
         errors.show("name")
         st.text_input(

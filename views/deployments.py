@@ -44,6 +44,18 @@ def deployments_table(conn) -> None:
         show_read_error(error, state.DEPLOYMENTS_RETRY)
         return
     if not items:
+        status = connection.peek_cluster_status(conn)
+        if status is not None and status.namespace_exists is False:
+            st.warning(
+                escape_markdown(
+                    f"Namespace {conn.namespace} does not exist on the cluster, so "
+                    "nothing can be deployed there. Create it, or choose another "
+                    "namespace in Settings:"
+                ),
+                icon=":material/folder_off:",
+            )
+            st.code(f"kubectl create namespace {conn.namespace}", language="bash")
+            return
         st.info(
             escape_markdown(f"No deployments in namespace {conn.namespace} yet."),
             icon=":material/inbox:",
@@ -84,6 +96,8 @@ def deployments_table(conn) -> None:
             on_click=connection.forget_cluster_reads,
         )
     show_stuck_deletes(items)
+    # In the fragment, so the picker lists what the table shows after a refresh.
+    render_actions([item.name for item in items])
     if event.selection.rows:
         # The browser keeps a row's selection, and sends it again when Back
         # returns to this page: under a new key the table comes back unselected,
@@ -111,17 +125,8 @@ def show_stuck_deletes(items) -> None:
             )
 
 
-def render_actions(conn) -> None:
+def render_actions(names: list[str]) -> None:
     """Keyboard-friendly way to open or delete one deployment."""
-    try:
-        names = [
-            item.name
-            for item in connection.fetch_deployments(conn, current_api_version(conn))
-        ]
-    except DynamoteError:
-        return
-    if not names:
-        return
     with st.container(horizontal=True, vertical_alignment="bottom"):
         picked = st.selectbox(
             "Deployment", names, key=state.DEPLOYMENTS_PICK, width=360
@@ -130,13 +135,10 @@ def render_actions(conn) -> None:
             "View details", key=state.DEPLOYMENTS_VIEW, icon=":material/visibility:"
         ):
             open_details(picked)
-        st.button(
-            "Delete…",
-            key=state.DEPLOYMENTS_DELETE,
-            icon=":material/delete:",
-            on_click=ask_delete,
-            args=(picked,),
-        )
+        if st.button("Delete…", key=state.DEPLOYMENTS_DELETE, icon=":material/delete:"):
+            ask_delete(picked)
+            # The dialog belongs to the whole page, not to this fragment.
+            st.rerun(scope="app")
 
 
 def render_list(conn) -> None:
@@ -145,7 +147,6 @@ def render_list(conn) -> None:
         escape_markdown(f"DynamoGraphDeployments in namespace {conn.namespace}.")
     )
     deployments_table(conn)
-    render_actions(conn)
 
 
 def main() -> None:

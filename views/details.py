@@ -282,10 +282,10 @@ def render_details(conn, name: str) -> None:
     ):
         open_list()
     st.title(escape_markdown(name), anchor=False)
-    st.caption(escape_markdown(f"DynamoGraphDeployment in namespace {conn.namespace}"))
     if is_missing(conn, name):
         render_not_found(conn, name)
         return
+    st.caption(escape_markdown(f"DynamoGraphDeployment in namespace {conn.namespace}"))
     overview, try_it = st.tabs(["Overview", "Try it"])
     with overview:
         details_body(conn, name)

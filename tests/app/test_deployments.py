@@ -112,6 +112,23 @@ def test_refresh_now_shows_a_deployment_created_elsewhere(
     assert_no_exception(at)
     frame = next(f.value for f in at.dataframe if "Status" in f.value.columns)
     assert name in set(frame["Name"])
+    # The picker beside the table refreshes with it.
+    assert name in at.selectbox(key=state.DEPLOYMENTS_PICK).options
+
+
+def test_list_in_a_namespace_the_cluster_lacks_says_how_to_create_it(
+    open_page,
+) -> None:
+    at = open_page("views/settings.py")
+    at.text_input(key=state.SETTINGS_NAMESPACE).input("team-nowhere").run()
+    at.button(key=state.SETTINGS_SAVE).click().run()
+
+    at.switch_page(PAGE).run()
+
+    assert_no_exception(at)
+    assert "team\\-nowhere does not exist on the cluster" in at.warning[0].value
+    assert "kubectl create namespace team-nowhere" in [code.value for code in at.code]
+    assert not at.get("page_link")
 
 
 def test_deployment_reaches_running_in_the_list(open_page, deployed) -> None:
