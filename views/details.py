@@ -201,6 +201,11 @@ def details_body(conn, name: str) -> None:
             conn, name, current_api_version(conn)
         )
     except ClusterNotFound:
+        if st.session_state.get(state.DETAILS_GONE) != name:
+            # Deleted while shown (from another tab, or kubectl): redraw the
+            # whole page, so the Try it tab and Delete go too. Once per name.
+            st.session_state[state.DETAILS_GONE] = name
+            st.rerun(scope="app")
         render_not_found(conn, name)
         return
     except DynamoteError as error:

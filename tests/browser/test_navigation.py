@@ -154,3 +154,27 @@ def test_catalog_keeps_search_and_chips_across_pages_and_back(page: Page) -> Non
     expect(chip).to_have_attribute("aria-pressed", "true")
     expect(count).to_have_text(narrowed)
     assert_no_traceback(page)
+
+
+def test_details_notice_a_delete_made_elsewhere(
+    page: Page, sandbox_kubeconfig: Path
+) -> None:
+    name = f"gone-{uuid.uuid4().hex[:6]}"
+    api_client = kube.new_api_client(kubeconfig=str(sandbox_kubeconfig))
+    objects = CustomObjectsApi(api_client)
+    objects.create_namespaced_custom_object(
+        GROUP, VERSION, NAMESPACE, PLURAL, build_dgd(name)
+    )
+    page.goto(f"/deployment?name={name}")
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_role("tab", name="Try it")).to_be_visible()
+
+    objects.delete_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, name)
+    api_client.close()
+
+    expect(main.get_by_text(f"No deployment named {name}", exact=False)).to_have_count(
+        1, timeout=30_000
+    )
+    expect(main.get_by_role("tab", name="Try it")).to_have_count(0)
+    expect(by_key(page, "details_delete")).to_have_count(0)
+    assert_no_traceback(page)
