@@ -84,6 +84,18 @@ def format_context(tokens: int) -> str:
     return str(tokens)
 
 
+def show_missing_namespace(namespace: str, remedy: str) -> None:
+    """Say the namespace is not on the cluster, with the command that creates it."""
+    st.warning(
+        escape_markdown(
+            f"Namespace {namespace} does not exist on the cluster: deployments "
+            f"cannot be created there. {remedy}"
+        ),
+        icon=":material/folder_off:",
+    )
+    st.code(f"kubectl create namespace {namespace}", language="bash")
+
+
 def show_error(error: DynamoteError, *, prefix: str = "") -> None:
     """A Dynamote error as a plain-text error box, with the `can-i` line if any."""
     message = f"{prefix}{error}" if prefix else str(error)

@@ -14,7 +14,14 @@ from ui.deployment_actions import (
     show_flash_message,
     show_read_error,
 )
-from ui.render import ENGINE_LABELS, escape_markdown, format_age, guarded, label_status
+from ui.render import (
+    ENGINE_LABELS,
+    escape_markdown,
+    format_age,
+    guarded,
+    label_status,
+    show_missing_namespace,
+)
 
 
 def deployment_rows(items) -> pd.DataFrame:
@@ -46,15 +53,9 @@ def deployments_table(conn) -> None:
     if not items:
         status = connection.peek_cluster_status(conn)
         if status is not None and status.namespace_exists is False:
-            st.warning(
-                escape_markdown(
-                    f"Namespace {conn.namespace} does not exist on the cluster, so "
-                    "nothing can be deployed there. Create it, or choose another "
-                    "namespace in Settings:"
-                ),
-                icon=":material/folder_off:",
+            show_missing_namespace(
+                conn.namespace, "Create it, or choose another namespace in Settings:"
             )
-            st.code(f"kubectl create namespace {conn.namespace}", language="bash")
             return
         st.info(
             escape_markdown(f"No deployments in namespace {conn.namespace} yet."),

@@ -7,7 +7,7 @@ import streamlit as st
 from dynamote_core.errors import DynamoteError
 from dynamote_core.manifest import create_secret_command
 from ui import connection, state, storage
-from ui.render import escape_markdown
+from ui.render import escape_markdown, show_missing_namespace
 
 HELP = {
     "namespace": "Namespace where deployments are created and listed.",
@@ -125,14 +125,7 @@ def warn_about_missing_objects() -> None:
     if status is None:
         return
     if status.namespace_exists is False:
-        st.warning(
-            escape_markdown(
-                f"Namespace {conn.namespace} does not exist on the cluster yet: "
-                "deployments cannot be created there. Create it, or choose another:"
-            ),
-            icon=":material/warning:",
-        )
-        st.code(f"kubectl create namespace {conn.namespace}", language="bash")
+        show_missing_namespace(conn.namespace, "Create it, or choose another:")
     elif status.hf_secret_exists is False:
         st.info(
             escape_markdown(
